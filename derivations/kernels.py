@@ -1,0 +1,439 @@
+"""Kernels, defined once, symbolically.
+
+Every kernel of the suite is a :class:`KernelSpec`: a SymPy expression in the
+*invariants* of a pair of inputs ``x, x'`` in R^d, never in coordinates, so one
+definition serves every dimension.  Three families:
+
+``isotropic``
+    ``k = g(r)`` with ``r = |x - x'|`` (symbol :data:`r`).
+``dot_product``
+    ``k = phi(u)`` with ``u = x . x'`` (symbol :data:`u`).
+``invariant``
+    ``k = phi(a, b, u)`` with ``a = |x|^2``, ``b = |x'|^2``, ``u = x . x'``
+    (every rotation-invariant kernel, e.g. the arc-cosine / NTK kernels).
+
+From the one expression SymPy derives the input gradient and input Hessian in
+``x`` (coordinate-free, see :func:`gradient_coefficients`), the behaviour on the
+diagonal ``x = x'`` (limits), and, for any fixed ``d``, the kernel in explicit
+coordinates (:meth:`KernelSpec.coordinate_expr`) used by the symbolic checks.
+The torch evaluation in :mod:`numerics.kernels` is generated from these
+expressions with :func:`sympy.lambdify`.
+
+Adding a kernel is one :class:`KernelSpec` plus one :func:`register` call; every
+contract test, claim check and book table then covers it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Literal
+
+import sympy as sp
+
+__all__ = [
+    "r",
+    "u",
+    "a",
+    "b",
+    "Param",
+    "KernelSpec",
+    "GradientCoefficients",
+    "REGISTRY",
+    "register",
+    "unregister",
+    "get_spec",
+    "kernel_names",
+    "UnknownKernelError",
+    "BUILTIN_NAMES",
+    "iter_specs",
+]
+
+Family = Literal["isotropic", "dot_product", "invariant"]
+
+#: distance |x - x'| (isotropic kernels)
+r = sp.Symbol("r", nonnegative=True)
+#: inner product x . x'
+u = sp.Symbol("u", real=True)
+#: squared norms |x|^2 and |x'|^2
+a = sp.Symbol("a", nonnegative=True)
+b = sp.Symbol("b", nonnegative=True)
+#: a generic positive value used to put a pair on the diagonal (a = b = u = t)
+_t = sp.Symbol("t", positive=True)
+
+
+class UnknownKernelError(KeyError):
+    """Raised for a kernel name that is not in the registry."""
+
+    def __str__(self) -> str:  # KeyError quotes its message; keep it readable
+        return str(self.args[0]) if self.args else "unknown kernel"
+
+
+@dataclass(frozen=True)
+class Param:
+    """A kernel hyper-parameter: its SymPy symbol (with assumptions) and default value."""
+
+    symbol: sp.Symbol
+    default: float | int
+    doc: str = ""
+
+    @property
+    def name(self) -> str:
+        return self.symbol.name
+
+    def validate(self, value: float | int) -> float | int:
+        """Check ``value`` against the symbol's assumptions; raise ``ValueError`` naming it."""
+        import math
+
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            try:
+                value = float(value)  # numpy / torch scalars
+            except (TypeError, ValueError):
+                raise TypeError(
+                    f"parameter {self.name!r} must be a real number, got {value!r}"
+                ) from None
+        if not math.isfinite(value):
+            raise ValueError(f"parameter {self.name!r} must be finite, got {value!r}")
+        s = self.symbol
+        if s.is_integer and float(value) != int(value):
+            raise ValueError(f"parameter {self.name!r} must be an integer, got {value!r}")
+        if s.is_positive and not value > 0:
+            raise ValueError(f"parameter {self.name!r} must be positive, got {value!r}")
+        if s.is_nonnegative and not value >= 0:
+            raise ValueError(f"parameter {self.name!r} must be non-negative, got {value!r}")
+        return int(value) if s.is_integer else float(value)
+
+
+@dataclass(frozen=True)
+class GradientCoefficients:
+    """Coordinate-free input derivatives of a kernel, as SymPy expressions.
+
+    Isotropic kernels ``g(r)``, with ``delta = x - x'`` and ``n = delta / r``::
+
+        grad_x k = A(r) * delta,            A = g'(r) / r
+        hess_x k = A(r) * I + C(r) * n n^T, C = g''(r) - g'(r) / r
+
+    ``A0`` and ``C0`` are the limits at ``r -> 0`` (``None`` when infinite or
+    undefined: the kernel is then not twice differentiable on the diagonal).
+
+    Invariant kernels ``phi(a, b, u)`` (dot-product kernels are the case
+    ``phi = phi(u)``)::
+
+        grad_x k = 2 phi_a x + phi_u x'
+        hess_x k = 2 phi_a I + 4 phi_aa x x^T + 2 phi_au (x x'^T + x' x^T) + phi_uu x' x'^T
+    """
+
+    family: Family
+    terms: Mapping[str, sp.Expr]
+    diagonal: Mapping[str, sp.Expr | None]
+
+
+@dataclass(frozen=True, eq=False)  # identity semantics: hashable, cacheable
+class KernelSpec:
+    """One kernel, defined once.
+
+    Parameters
+    ----------
+    name:
+        Registry key (``snake_case``).
+    family:
+        ``"isotropic"`` (expression in :data:`r`), ``"dot_product"`` (in :data:`u`) or
+        ``"invariant"`` (in :data:`a`, :data:`b`, :data:`u`).
+    expr:
+        The kernel as a SymPy expression in the family's variables and the parameters.
+    params:
+        Hyper-parameters with SymPy assumptions and defaults.
+    title:
+        Human-readable name for tables.
+    notes:
+        One sentence shown in the book (provenance, parametrisation).
+    overrides:
+        Optional hand-written torch functions replacing generated ones, keyed like
+        :attr:`numerics.kernels.TorchKernel.generated`; each is tested against the
+        generated form by the contract tests.
+    """
+
+    name: str
+    family: Family
+    expr: sp.Expr
+    params: tuple[Param, ...] = ()
+    title: str = ""
+    notes: str = ""
+    overrides: Mapping[str, Callable] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        allowed = {"isotropic": {r}, "dot_product": {u}, "invariant": {a, b, u}}[self.family]
+        allowed = allowed | {p.symbol for p in self.params}
+        extra = self.expr.free_symbols - allowed
+        if extra:
+            raise ValueError(
+                f"kernel {self.name!r}: expression has symbols {sorted(map(str, extra))} that are "
+                f"neither variables of the {self.family!r} family nor declared parameters"
+            )
+        if len({p.name for p in self.params}) != len(self.params):
+            raise ValueError(f"kernel {self.name!r}: duplicate parameter names")
+
+    # ------------------------------------------------------------------ params
+    @property
+    def param_symbols(self) -> tuple[sp.Symbol, ...]:
+        return tuple(p.symbol for p in self.params)
+
+    def defaults(self) -> dict[str, float | int]:
+        return {p.name: p.default for p in self.params}
+
+    def resolve_params(self, **values: float | int) -> dict[str, float | int]:
+        """Defaults overridden by ``values``; unknown or invalid values raise."""
+        known = {p.name: p for p in self.params}
+        unknown = set(values) - set(known)
+        if unknown:
+            raise TypeError(
+                f"kernel {self.name!r} has no parameter(s) {sorted(unknown)}; "
+                f"its parameters are {sorted(known)}"
+            )
+        out = self.defaults()
+        out.update(values)
+        return {k: known[k].validate(v) for k, v in out.items()}
+
+    def subs_params(self, expr: sp.Expr, **values: float | int) -> sp.Expr:
+        """Substitute numeric parameter values (exact rationals where possible)."""
+        vals = self.resolve_params(**values)
+        return expr.subs({p.symbol: exact_number(vals[p.name]) for p in self.params})
+
+    # --------------------------------------------------------------- variables
+    @property
+    def variables(self) -> tuple[sp.Symbol, ...]:
+        return {"isotropic": (r,), "dot_product": (u,), "invariant": (a, b, u)}[self.family]
+
+    def invariant_expr(self) -> sp.Expr:
+        """The kernel as ``phi(a, b, u)`` for every family (isotropic: ``r = sqrt(a+b-2u)``)."""
+        if self.family == "isotropic":
+            return self.expr.subs(r, sp.sqrt(a + b - 2 * u))
+        return self.expr
+
+    def coordinate_expr(
+        self, d: int
+    ) -> tuple[tuple[sp.Symbol, ...], tuple[sp.Symbol, ...], sp.Expr]:
+        """``(x, y, k(x, y))`` with explicit real coordinates ``x_1..x_d``, ``y_1..y_d``."""
+        xs = sp.symbols(f"x1:{d + 1}", real=True)
+        ys = sp.symbols(f"y1:{d + 1}", real=True)
+        inv = {
+            a: sum(xi**2 for xi in xs),
+            b: sum(yi**2 for yi in ys),
+            u: sum(xi * yi for xi, yi in zip(xs, ys, strict=True)),
+        }
+        if self.family == "isotropic":
+            rr = sp.sqrt(sum((xi - yi) ** 2 for xi, yi in zip(xs, ys, strict=True)))
+            return xs, ys, self.expr.subs(r, rr)
+        return xs, ys, self.expr.subs(inv, simultaneous=True)
+
+    # ------------------------------------------------------------- derivatives
+    @cached_property
+    def coefficients(self) -> GradientCoefficients:
+        return gradient_coefficients(self)
+
+    @cached_property
+    def smooth_on_diagonal(self) -> bool:
+        """Whether the input gradient and Hessian extend continuously to ``x = x'``."""
+        return all(v is not None for v in self.coefficients.diagonal.values())
+
+    @property
+    def latex(self) -> str:
+        return sp.latex(self.expr)
+
+
+def exact_number(value: float | int) -> sp.Expr:
+    """The exact SymPy number equal to a Python number (a short rational when that is
+    exact, e.g. 0.5 -> 1/2, else the binary fraction of the double)."""
+    if isinstance(value, int):
+        return sp.Integer(value)
+    q = sp.nsimplify(value, rational=True)
+    return q if float(q) == value else sp.Rational(value)
+
+
+def _finite_limit(expr: sp.Expr, var: sp.Symbol, point: sp.Expr) -> sp.Expr | None:
+    try:
+        val = sp.limit(expr, var, point, "+")
+    except (NotImplementedError, ValueError):  # pragma: no cover - SymPy gave up
+        return None
+    val = sp.simplify(val)
+    if val.has(sp.oo, -sp.oo, sp.zoo, sp.nan) or isinstance(val, sp.AccumBounds):
+        return None
+    return val
+
+
+def _diagonal_value(expr: sp.Expr) -> sp.Expr | None:
+    """Value of an invariant coefficient on the diagonal a = b = u = t (t > 0)."""
+    # approach the diagonal along u -> t from below (|u| <= sqrt(ab) by Cauchy-Schwarz)
+    eps = sp.Symbol("eps_", positive=True)
+    return _finite_limit(expr.subs({a: _t, b: _t}).subs(u, _t * (1 - eps)), eps, 0)
+
+
+def gradient_coefficients(spec: KernelSpec) -> GradientCoefficients:
+    """Derive the coordinate-free gradient / Hessian coefficients of ``spec`` (see
+    :class:`GradientCoefficients`)."""
+    if spec.family == "isotropic":
+        g = spec.expr
+        g1 = sp.diff(g, r)
+        g2 = sp.diff(g, r, 2)
+        A = sp.simplify(g1 / r)
+        C = sp.simplify(g2 - g1 / r)
+        return GradientCoefficients(
+            family="isotropic",
+            terms={"A": A, "C": C},
+            diagonal={"A": _finite_limit(A, r, 0), "C": _finite_limit(C, r, 0)},
+        )
+    phi = spec.invariant_expr()
+    terms = {
+        "phi_a": sp.diff(phi, a),
+        "phi_u": sp.diff(phi, u),
+        "phi_aa": sp.diff(phi, a, 2),
+        "phi_au": sp.diff(phi, a, u),
+        "phi_uu": sp.diff(phi, u, 2),
+    }
+    # no simplify(): it costs seconds on the arc-cosine kernels and changes nothing numerically
+    if spec.family == "dot_product":
+        diagonal = {k: (v if v.is_finite is not False else None) for k, v in terms.items()}
+    else:
+        diagonal = {k: _diagonal_value(v) for k, v in terms.items()}
+    return GradientCoefficients(family=spec.family, terms=terms, diagonal=diagonal)
+
+
+# ---------------------------------------------------------------------------
+# The registry
+# ---------------------------------------------------------------------------
+
+REGISTRY: dict[str, KernelSpec] = {}
+
+
+def register(spec: KernelSpec, *, replace: bool = False, check: bool = True) -> KernelSpec:
+    """Add ``spec`` to the registry.
+
+    With ``check=True`` (the default) the kernel is first checked numerically for
+    positive semi-definiteness on random points (see :func:`numerics.kernels.check_psd`),
+    so that a kernel that is not a valid covariance is refused with a clear error.
+    """
+    if not replace and spec.name in REGISTRY:
+        raise ValueError(f"a kernel named {spec.name!r} is already registered")
+    if check:
+        from numerics.kernels import check_kernel_psd  # local import: numerics depends on us
+
+        check_kernel_psd(spec)
+    REGISTRY[spec.name] = spec
+    return spec
+
+
+def unregister(name: str) -> None:
+    REGISTRY.pop(name, None)
+
+
+def get_spec(name: str) -> KernelSpec:
+    try:
+        return REGISTRY[name]
+    except KeyError:
+        raise UnknownKernelError(
+            f"unknown kernel {name!r}; registered kernels: {sorted(REGISTRY)}"
+        ) from None
+
+
+def kernel_names(family: Family | None = None) -> list[str]:
+    return [n for n, s in REGISTRY.items() if family is None or s.family == family]
+
+
+def iter_specs() -> Iterator[KernelSpec]:
+    return iter(list(REGISTRY.values()))
+
+
+# ---------------------------------------------------------------------------
+# Built-in kernels (one definition each)
+# ---------------------------------------------------------------------------
+
+ell = sp.Symbol("ell", positive=True)
+alpha_rq = sp.Symbol("alpha", positive=True)
+gamma = sp.Symbol("gamma", positive=True)
+coef0 = sp.Symbol("c0", nonnegative=True)
+degree = sp.Symbol("p", integer=True, positive=True)
+beta = sp.Symbol("beta", nonnegative=True)
+
+_ELL = Param(ell, 1.0, "length scale")
+
+
+def _ntk_relu_expr() -> sp.Expr:
+    """NTK of f(x) = h^{-1/2} sum_j v_j relu(w_j . x + beta b_j), all weights N(0,1),
+    both layers trained:  Theta = E[relu relu] + (x.x' + beta^2) E[relu' relu'].
+
+    With augmented invariants a' = a + beta^2, b' = b + beta^2, u' = u + beta^2 and the
+    angle theta = arccos(u'/sqrt(a'b')) (arc-cosine kernels of order 1 and 0):
+    Theta = (sqrt(a'b' - u'^2) + 2 (pi - theta) u') / (2 pi).
+    """
+    A, B, U = a + beta**2, b + beta**2, u + beta**2
+    theta = sp.acos(U / sp.sqrt(A * B))
+    return (sp.sqrt(A * B - U**2) + 2 * (sp.pi - theta) * U) / (2 * sp.pi)
+
+
+def _ntk_relu_stable(a_, b_, u_, *, beta: float):
+    """Stable torch override of the ``ntk_relu`` value: clamps the cosine to [-1, 1] and
+    ``a'b' - u'^2`` to >= 0, which rounding violates on the diagonal (checked against the
+    generated form off the diagonal by the contract tests)."""
+    import math
+
+    import torch
+
+    A, B, U = a_ + beta**2, b_ + beta**2, u_ + beta**2
+    N = torch.sqrt(A * B)
+    cos = torch.clamp(U / N, -1.0, 1.0)
+    theta = torch.acos(cos)
+    return (N * torch.sqrt(torch.clamp(1 - cos**2, min=0.0)) + 2 * (math.pi - theta) * U) / (
+        2 * math.pi
+    )
+
+
+_BUILTIN = [
+    KernelSpec(
+        "linear", "dot_product", u, (),
+        title="Linear", notes="k = x.x'; KRR with it is ridge regression without intercept.",
+    ),
+    KernelSpec(
+        "polynomial", "dot_product", (gamma * u + coef0) ** degree,
+        (Param(gamma, 1.0, "scale"), Param(coef0, 1.0, "offset"), Param(degree, 2, "degree")),
+        title="Polynomial",
+    ),
+    KernelSpec(
+        "gaussian", "isotropic", sp.exp(-(r**2) / (2 * ell**2)), (_ELL,),
+        title="Gaussian (RBF)", notes="Squared-exponential kernel, unit amplitude.",
+    ),
+    KernelSpec(
+        "laplace", "isotropic", sp.exp(-r / ell), (_ELL,),
+        title="Laplace (exponential)", notes="Matérn 1/2; not differentiable at x = x'.",
+    ),
+    KernelSpec(
+        "matern32", "isotropic",
+        (1 + sp.sqrt(3) * r / ell) * sp.exp(-sp.sqrt(3) * r / ell), (_ELL,),
+        title="Matérn 3/2",
+    ),
+    KernelSpec(
+        "matern52", "isotropic",
+        (1 + sp.sqrt(5) * r / ell + 5 * r**2 / (3 * ell**2)) * sp.exp(-sp.sqrt(5) * r / ell),
+        (_ELL,), title="Matérn 5/2",
+    ),
+    KernelSpec(
+        "rational_quadratic", "isotropic",
+        (1 + r**2 / (2 * alpha_rq * ell**2)) ** (-alpha_rq),
+        (_ELL, Param(alpha_rq, 1.0, "shape")),
+        title="Rational quadratic",
+    ),
+    KernelSpec(
+        "ntk_relu", "invariant", _ntk_relu_expr(), (Param(beta, 1.0, "bias std"),),
+        overrides={"k": _ntk_relu_stable},
+        title="NTK, one hidden ReLU layer",
+        notes="Infinite-width NTK of a one-hidden-layer ReLU network in NTK parametrisation "
+        "with N(0,1) weights and bias std beta, both layers trained.",
+    ),
+]
+
+for _spec in _BUILTIN:
+    # the built-ins are checked by the contract tests; skip the import-time PSD probe
+    register(_spec, check=False)
+
+#: names of the kernels shipped with the suite (user kernels are registered after these)
+BUILTIN_NAMES: tuple[str, ...] = tuple(s.name for s in _BUILTIN)
