@@ -30,9 +30,9 @@ kappa = sp.Symbol("kappa", nonnegative=True)  #: input-gradient penalty strength
 
 def ridge_from_lambda(lam_value: float, n_points: int) -> float:
     """The paper's convention ``c = n * lambda`` (``n`` counts the poisons too)."""
-    if lam_value <= 0:
+    if not lam_value > 0:  # also refuses NaN
         raise ValueError(f"lambda must be positive, got {lam_value!r}")
-    if n_points <= 0:
+    if not n_points > 0:
         raise ValueError(f"n must be a positive number of points, got {n_points!r}")
     return float(n_points) * float(lam_value)
 

@@ -152,6 +152,11 @@ class KernelSpec:
         Optional hand-written torch functions replacing generated ones, keyed like
         :attr:`numerics.kernels.TorchKernel.generated`; each is tested against the
         generated form by the contract tests.
+    singular:
+        For kernels that are not differentiable off the diagonal too: a non-negative,
+        dimensionless expression in the family's variables that vanishes exactly where
+        the kernel has no derivative (e.g. ``sin^2`` of the angle for arc-cosine kernels).
+        Derivatives are refused where it is below ``numerics.kernels.SINGULAR_TOL``.
     """
 
     name: str
@@ -161,6 +166,7 @@ class KernelSpec:
     title: str = ""
     notes: str = ""
     overrides: Mapping[str, Callable] = field(default_factory=dict)
+    singular: sp.Expr | None = None
 
     def __post_init__(self) -> None:
         allowed = {"isotropic": {r}, "dot_product": {u}, "invariant": {a, b, u}}[self.family]
@@ -243,12 +249,15 @@ class KernelSpec:
 
 
 def exact_number(value: float | int) -> sp.Expr:
-    """The exact SymPy number equal to a Python number (a short rational when that is
-    exact, e.g. 0.5 -> 1/2, else the binary fraction of the double)."""
+    """The SymPy number equal to a Python number: an Integer, a short Rational when that
+    is exact (0.5 -> 1/2), else a 30-digit Float holding the double's exact value (cheap
+    to compute with, unlike the 2^-52 binary fraction)."""
     if isinstance(value, int):
         return sp.Integer(value)
     q = sp.nsimplify(value, rational=True)
-    return q if float(q) == value else sp.Rational(value)
+    if float(q) == value and q.q < 10**6:
+        return q
+    return sp.Float(value, 30)
 
 
 def _finite_limit(expr: sp.Expr, var: sp.Symbol, point: sp.Expr) -> sp.Expr | None:
@@ -425,10 +434,16 @@ _BUILTIN = [
     KernelSpec(
         "ntk_relu", "invariant", _ntk_relu_expr(), (Param(beta, 1.0, "bias std"),),
         overrides={"k": _ntk_relu_stable},
+        # not differentiable where the augmented inputs are parallel (theta = 0 or pi)
+        singular=1 - (u + beta**2) ** 2 / ((a + beta**2) * (b + beta**2)),
         title="NTK, one hidden ReLU layer",
         notes="Infinite-width NTK of a one-hidden-layer ReLU network in NTK parametrisation "
         "with N(0,1) weights and bias std beta, both layers trained.",
     ),
+    # fully connected NTKs built in derivations/ntk_kernels.py (issue 6); deeper ReLU NTKs
+    # are available from ntk_kernels.ntk_spec but not registered: SymPy's diagonal limits
+    # in gradient_coefficients do not finish for them (> 60 s)
+    __import__("derivations.ntk_kernels", fromlist=["ntk_spec"]).ntk_spec("erf", 1),
 ]
 
 for _spec in _BUILTIN:

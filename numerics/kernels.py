@@ -21,13 +21,13 @@ below :data:`CHUNK_ELEMENTS` float64 numbers per intermediate.
 from __future__ import annotations
 
 from collections.abc import Callable
-from functools import lru_cache
+from functools import cache
 
 import numpy as np
 import sympy as sp
 import torch
 
-from derivations.kernels import KernelSpec, a, b, exact_number, get_spec, r, u
+from derivations.kernels import KernelSpec, a, b, get_spec, r, u
 from numerics.validation import (
     DEFAULT_DTYPE,
     NonDifferentiableError,
@@ -44,6 +44,11 @@ __all__ = [
     "check_gram_psd",
     "lambdify_torch",
 ]
+
+#: derivatives are refused where a kernel's ``singular`` expression is below this (for
+#: arc-cosine kernels: inputs within ~1e-6 rad of parallel, where float64 evaluation of the
+#: derivatives, which blow up like 1/theta, is no longer meaningful)
+SINGULAR_TOL = 1e-12
 
 #: upper bound on the number of float64 entries of one chunked intermediate (256 MiB)
 CHUNK_ELEMENTS = 2**25
@@ -65,13 +70,17 @@ def _floatify(expr: sp.Expr) -> sp.Expr:
 
 
 def lambdify_torch(args: tuple[sp.Symbol, ...], expr: sp.Expr) -> Callable[..., torch.Tensor]:
-    """``lambdify(args, expr, "torch")`` whose result always broadcasts to a tensor."""
+    """``lambdify(args, expr, "torch")`` whose result always broadcasts to a tensor (the
+    shape of the tensor arguments; Python numbers such as hyper-parameters broadcast)."""
     fn = sp.lambdify(args, _floatify(sp.sympify(expr)), modules="torch")
 
-    def wrapped(*xs: torch.Tensor) -> torch.Tensor:
+    def wrapped(*xs) -> torch.Tensor:
         out = fn(*xs)
-        ref = torch.broadcast_tensors(*xs)[0] if xs else None
+        tensors = [x for x in xs if isinstance(x, torch.Tensor)]
+        ref = torch.broadcast_tensors(*tensors)[0] if tensors else None
         if not isinstance(out, torch.Tensor):
+            if ref is None:
+                return torch.tensor(float(out), dtype=DEFAULT_DTYPE)
             return torch.full_like(ref, float(out))
         if ref is not None and out.shape != ref.shape:
             out = out.expand(ref.shape)
@@ -178,11 +187,21 @@ class TorchKernel:
                     f"weights must have shape ({m},) or ({m}, outputs); got {tuple(W.shape)}"
                 )
         o = W.shape[1]
-        per_query = m * d * max(o, 1) + m * d
+        # Shift to the training mean: the GEMM expansions below lose accuracy only through
+        # |x - mu|^2 / r^2, and pairs where that is large are handled exactly (near pairs).
+        # (invariant kernels depend on x itself, not only on x - y: they stay uncentred)
+        mu = Y.mean(0) if self.family == "isotropic" else torch.zeros_like(Y[0])
+        Yc = Y - mu
+        ny = (Yc * Yc).sum(1)
+        YY = None
+        if order >= 2 and m * d * d <= CHUNK_ELEMENTS:
+            YY = (Yc[:, :, None] * Yc[:, None, :]).reshape(m, d * d)
+        per_query = 4 * m * o + 2 * m + o * d * d + (0 if YY is not None else d * m * o)
         chunk = max(1, CHUNK_ELEMENTS // per_query)
         vals, grads, hesss = [], [], []
         for s in range(0, Xq.shape[0], chunk):
-            v, g, h = self._derivatives_chunk(Xq[s : s + chunk], Y, W, order, s)
+            Xc = Xq[s : s + chunk] - mu
+            v, g, h = self._derivatives_chunk(Xc, Yc, ny, YY, W, order, s)
             vals.append(v)
             grads.append(g)
             hesss.append(h)
@@ -201,55 +220,90 @@ class TorchKernel:
                 q, j = (int(i) for i in torch.nonzero(bad)[0])
                 raise NonDifferentiableError(
                     f"kernel {self.name!r} is not differentiable at query point {q + offset} "
-                    f"and training point {j} (coefficient {key} is not finite; for this kernel "
-                    f"that happens where x = x')"
+                    f"and training point {j} (coefficient {key} is not finite: the kernel has "
+                    f"no derivative there, e.g. at x = x', or for arc-cosine kernels at "
+                    f"parallel augmented inputs)"
                 )
 
-    def _derivatives_chunk(self, X, Y, W, order, offset):
-        d = X.shape[1]
+    def _derivatives_chunk(self, X, Y, ny, YY, W, order, offset):
+        """One chunk of queries; ``X`` and ``Y`` are already centred on the training mean.
+
+        Pairwise quantities are formed by GEMMs (``X Y^T``; ``w (y y^T)`` flattened), the
+        only memory traffic being ``(q, m)`` arrays.  The expansion
+        ``sum_j w_j (x - y_j)(x - y_j)^T = (sum w) x x^T - x s^T - s x^T + sum_j w_j y_j y_j^T``
+        cancels when ``|x - y_j|`` is small against ``|x|, |y_j|``; such *near pairs*
+        (``r^2 < NEAR * (|x|^2 + |y|^2)``) are excluded from the GEMMs and added exactly
+        from their direct differences.
+        """
+        q, d = X.shape
         eye = torch.eye(d, dtype=X.dtype, device=X.device)
+        nx = (X * X).sum(1)
+        U = X @ Y.T  # (q, m)
         if self.family == "isotropic":
-            delta = X[:, None, :] - Y[None, :, :]  # (q, m, d)
-            rr = torch.linalg.vector_norm(delta, dim=-1)  # (q, m)
+            r2 = (nx[:, None] + ny[None, :] - 2 * U).clamp_min(0.0)
+            near = r2 < _NEAR * (nx[:, None] + ny[None, :])
+            qi, ji = torch.nonzero(near, as_tuple=True)
+            delta_near = X[qi] - Y[ji]  # (P, d), exact differences
+            r2 = r2.index_put((qi, ji), (delta_near * delta_near).sum(1))
+            rr = torch.sqrt(r2)
             kv = self.fn("k")(rr)
             coeffs = {"A": self._radial("A", rr)}
             if order >= 2:
                 # C(r)/r^2 multiplies delta delta^T; its r -> 0 limit times r^2 is C(0) = 0
                 C = self._radial("C", rr)
-                coeffs["C/r2"] = torch.where(rr > 0, C / torch.where(rr > 0, rr, 1.0) ** 2, 0.0)
+                coeffs["C/r2"] = torch.where(rr > 0, C / torch.where(rr > 0, r2, 1.0), 0.0)
             self._check_coeffs(coeffs, offset)
             value = kv @ W  # (q, o)
+            far = (~near).to(X.dtype)
             AW = coeffs["A"][:, :, None] * W[None, :, :]  # (q, m, o)
-            grad = torch.einsum("qmo,qmd->qod", AW, delta)
+            AWf = AW * far[:, :, None]
+            # grad = sum_j A_j w_j (x - y_j)
+            grad = AWf.sum(1)[:, :, None] * X[:, None, :] - _wsum_rows(AWf, Y)
+            if qi.numel():
+                grad = grad.index_put((qi,), AW[qi, ji][:, :, None] * delta_near[:, None, :],
+                                      accumulate=True)
             hess = None
             if order >= 2:
-                CW = coeffs["C/r2"][:, :, None] * W[None, :, :]  # (q, m, o)
-                # sum_j CW_j delta_j delta_j^T as one batched matmul per (query, output)
-                scaled = CW.permute(0, 2, 1)[:, :, :, None] * delta[:, None, :, :]  # (q,o,m,d)
-                hess = scaled.transpose(-1, -2) @ delta[:, None, :, :]  # (q, o, d, d)
-                hess = hess + AW.sum(1)[:, :, None, None] * eye
+                CW = coeffs["C/r2"][:, :, None] * W[None, :, :]
+                CWf = CW * far[:, :, None]
+                s_vec = _wsum_rows(CWf, Y)  # (q, o, d)
+                xs = X[:, None, :, None] * s_vec[:, :, None, :]  # x s^T
+                hess = (
+                    _weighted_outer(CWf, Y, YY)
+                    + CWf.sum(1)[:, :, None, None] * (X[:, :, None] * X[:, None, :])[:, None]
+                    - xs
+                    - xs.transpose(-1, -2)
+                    + AW.sum(1)[:, :, None, None] * eye
+                )
+                if qi.numel():
+                    outer = delta_near[:, :, None] * delta_near[:, None, :]  # (P, d, d)
+                    hess = hess.index_put((qi,), CW[qi, ji][:, :, None, None] * outer[:, None],
+                                          accumulate=True)
             return value, grad, hess
 
-        inv = self._invariants(X, Y)
+        # invariant / dot-product kernels: phi(a, b, u), coordinates not centred
+        inv = (nx[:, None].expand_as(U), ny[None, :].expand_as(U), U)
         kv = self.fn("k")(*inv)
         keys = ["phi_a", "phi_u"] + (["phi_aa", "phi_au", "phi_uu"] if order >= 2 else [])
         coeffs = {k: self.fn(k)(*inv) for k in keys}
+        if "singular" in self.generated:
+            sing = self.generated["singular"](*inv)
+            coeffs["singular set"] = torch.where(sing > SINGULAR_TOL, 0.0, float("nan"))
         self._check_coeffs(coeffs, offset)
         value = kv @ W
         s_a = coeffs["phi_a"] @ W  # (q, o)
-        grad = 2 * s_a[:, :, None] * X[:, None, :] + torch.einsum(
-            "qm,mo,md->qod", coeffs["phi_u"], W, Y
+        grad = 2 * s_a[:, :, None] * X[:, None, :] + _wsum_rows(
+            coeffs["phi_u"][:, :, None] * W[None], Y
         )
         hess = None
         if order >= 2:
             s_aa = coeffs["phi_aa"] @ W  # (q, o)
-            s_au = torch.einsum("qm,mo,md->qod", coeffs["phi_au"], W, Y)  # (q, o, d)
-            Wuu = coeffs["phi_uu"][:, None, :] * W.T[None, :, :]  # (q, o, m)
-            hess = (Y.T[None, None] * Wuu[:, :, None, :]) @ Y  # (q, o, d, d)
+            s_au = _wsum_rows(coeffs["phi_au"][:, :, None] * W[None], Y)  # (q, o, d)
+            Wuu = coeffs["phi_uu"][:, :, None] * W[None]  # (q, m, o)
             xxT = X[:, :, None] * X[:, None, :]  # (q, d, d)
             xsT = X[:, None, :, None] * s_au[:, :, None, :]  # (q, o, d, d)
             hess = (
-                hess
+                _weighted_outer(Wuu, Y, YY)
                 + 2 * s_a[:, :, None, None] * eye
                 + 4 * s_aa[:, :, None, None] * xxT[:, None]
                 + 2 * (xsT + xsT.transpose(-1, -2))
@@ -280,6 +334,28 @@ class TorchKernel:
         return self.derivatives(Xq, Y, eye, order=2)[2]
 
 
+#: pairs with r^2 < _NEAR * (|x - mu|^2 + |y - mu|^2) are summed from exact differences
+#: (expansion error there would exceed ~eps / _NEAR relative)
+_NEAR = 1e-3
+
+
+def _wsum_rows(Wq: torch.Tensor, Y: torch.Tensor) -> torch.Tensor:
+    """``out[q, o] = sum_j Wq[q, j, o] Y[j]`` as one GEMM: ``(q, o, d)``."""
+    q, m, o = Wq.shape
+    return (Wq.transpose(1, 2).reshape(q * o, m) @ Y).reshape(q, o, Y.shape[1])
+
+
+def _weighted_outer(Wq: torch.Tensor, Y: torch.Tensor, YY: torch.Tensor | None) -> torch.Tensor:
+    """``out[q, o] = sum_j Wq[q, j, o] y_j y_j^T``: ``(q, o, d, d)``.  One GEMM against the
+    flattened outer products ``YY`` (``(m, d*d)``) when given, else a batched matmul."""
+    q, m, o = Wq.shape
+    d = Y.shape[1]
+    Wf = Wq.transpose(1, 2).reshape(q * o, m)
+    if YY is not None:
+        return (Wf @ YY).reshape(q, o, d, d)
+    return ((Y.T[None] * Wf[:, None, :]) @ Y).reshape(q, o, d, d)
+
+
 def _pairwise_distance(X: torch.Tensor, Y: torch.Tensor) -> torch.Tensor:
     """Euclidean distances by direct differences (exact zeros for identical points),
     chunked over rows of ``X``."""
@@ -292,17 +368,37 @@ def _pairwise_distance(X: torch.Tensor, Y: torch.Tensor) -> torch.Tensor:
     return torch.cat(out) if out else X.new_zeros((0, m))
 
 
-@lru_cache(maxsize=256)
-def _generated(spec: KernelSpec, items: tuple) -> dict:
-    params = dict(items)
-    subs = {p.symbol: exact_number(params[p.name]) for p in spec.params}
+@cache
+def _generated_for(spec: KernelSpec) -> dict[str, Callable[..., torch.Tensor]]:
+    """Lambdify the kernel and its coefficients once per spec, with the hyper-parameters
+    as trailing arguments (numeric values are passed at call time)."""
     # isotropic kernels are evaluated in r, all others in (a, b, u)
-    args = (r,) if spec.family == "isotropic" else (a, b, u)
+    args = ((r,) if spec.family == "isotropic" else (a, b, u)) + spec.param_symbols
     kexpr = spec.expr if spec.family == "isotropic" else spec.invariant_expr()
-    out = {"k": lambdify_torch(args, kexpr.subs(subs))}
+    out = {"k": lambdify_torch(args, kexpr)}
     for key, expr in spec.coefficients.terms.items():
-        out[key] = lambdify_torch(args, expr.subs(subs))
+        out[key] = lambdify_torch(args, expr)
+    if spec.singular is not None:
+        out["singular"] = lambdify_torch(args, spec.singular)
     return out
+
+
+def _generated(spec: KernelSpec, items: tuple) -> dict[str, Callable[..., torch.Tensor]]:
+    """The generated functions of ``spec`` with its parameters bound to ``items``."""
+    values = tuple(dict(items)[p.name] for p in spec.params)
+    return {key: _bind(fn, values) for key, fn in _generated_for(spec).items()}
+
+
+def _bind(fn: Callable[..., torch.Tensor], values: tuple) -> Callable[..., torch.Tensor]:
+    """Bind hyper-parameters, passed as 0-d tensors on the inputs' device and dtype
+    (lambdify prints powers as ``torch.pow``, which refuses two Python numbers)."""
+
+    def bound(*xs: torch.Tensor) -> torch.Tensor:
+        ref = xs[0]
+        params = [torch.as_tensor(v, dtype=ref.dtype, device=ref.device) for v in values]
+        return fn(*xs, *params)
+
+    return bound
 
 
 def get_kernel(name: str, **params: float | int) -> TorchKernel:

@@ -34,8 +34,15 @@ TOL: dict[str, Tolerance] = {
     "finite_difference": Tolerance(1e-5, 1e-7, "central differences, step ~ 6e-6 * scale"),
     # eigenvalues / eigenvectors from iterative solvers (Lanczos, lobpcg) vs dense eigh
     "iterative_eig": Tolerance(1e-7, 1e-9, "iterative eigensolver vs dense eigh"),
+    # values computed through acos / sqrt of a rounded argument at a branch point (arc-cosine
+    # kernels at (anti)parallel inputs): an O(eps) argument error becomes O(sqrt(eps))
+    "branch_point": Tolerance(1e-7, 1e-8, "acos/sqrt at a branch point: error ~ sqrt(eps)"),
     # asymptotic series truncated at the stated order, evaluated where the next term is small
     "series": Tolerance(1e-3, 1e-12, "truncated series vs exact value at small parameter"),
+    # scipy solve_ivp (DOP853, rtol=1e-12, atol=1e-14) vs the closed-form solution of the ODE
+    "ode": Tolerance(1e-8, 1e-12, "ODE integrated at rtol 1e-12; global error <~ 1e-10"),
+    # adaptive quadrature (scipy.integrate.quad, epsabs/epsrel ~1e-12) vs a closed form
+    "quadrature": Tolerance(1e-8, 1e-11, "adaptive quadrature of smooth integrands at 1e-12"),
 }
 
 

@@ -19,10 +19,15 @@ from numerics.kernels import TorchKernel, check_gram_psd
 from numerics.krr import KRR
 from numerics.strategies import kernel_for, kernels_for_param, point_clouds, ridges, seeds
 from numerics.tolerances import assert_close
+from numerics.validation import NonDifferentiableError
 
 
 def _separated(X: torch.Tensor, Y: torch.Tensor, min_dist: float = 1e-3) -> bool:
     return bool(torch.cdist(X, Y).min() > min_dist)
+
+
+def _size(X: torch.Tensor, Y: torch.Tensor) -> float:
+    return max(1.0, float(X.norm(dim=1).max()), float(Y.norm(dim=1).max()))
 
 
 @given(data=st.data())
@@ -42,10 +47,24 @@ def test_gram_psd(kernel_name, data):
         check_gram_psd(k.gram(X), name=str(k))
 
 
+def _point(xs, ys, x: torch.Tensor, y: torch.Tensor) -> dict:
+    vals = [sp.Float(v, 30) for v in [*x.tolist(), *y.tolist()]]
+    return dict(zip([*xs, *ys], vals, strict=True))
+
+
+def _branch_point_pairs(k: TorchKernel, X: torch.Tensor, Y: torch.Tensor) -> torch.Tensor:
+    """Pairs at a kernel's declared singular set (arc-cosine kernels: (anti)parallel
+    augmented inputs), where its values pass through acos/sqrt at a branch point."""
+    if k.spec.singular is None:
+        return torch.zeros(X.shape[0], Y.shape[0], dtype=torch.bool)
+    return k.generated["singular"](*k._invariants(X, Y)) < 1e-6
+
+
 @settings(max_examples=5)
 @given(data=st.data())
 def test_sympy_value_equals_torch(kernel_name, data):
-    """The coordinate expression evaluated by SymPy at 30 digits equals the torch Gram."""
+    """The coordinate expression evaluated by SymPy at 30 digits equals the torch Gram
+    ("exact"; "branch_point" tolerance at a kernel's declared singular set)."""
     for name in kernels_for_param(kernel_name):
         k = data.draw(kernel_for(name))
         d = data.draw(st.integers(1, 3))
@@ -53,10 +72,14 @@ def test_sympy_value_equals_torch(kernel_name, data):
         Y = data.draw(point_clouds(n=st.just(3), d=st.just(d)))
         xs, ys, expr = k.spec.coordinate_expr(d)
         expr = k.spec.subs_params(expr, **k.params)
-        fn = sp.lambdify([*xs, *ys], expr, modules="mpmath")
-        ref = np.array([[float(fn(*X[i].tolist(), *Y[j].tolist())) for j in range(3)]
-                        for i in range(3)])
-        assert_close(k.gram(X, Y), ref, "exact", f"{k}: SymPy value vs torch Gram")
+        # SymPy's own evaluation at 30 digits; at a branch point a ~1e-30 negative radicand
+        # can leave a ~1e-15 imaginary part, which is dropped (the real part is compared)
+        ref = np.array([[float(sp.re(expr.evalf(30, subs=_point(xs, ys, X[i], Y[j]))))
+                         for j in range(3)] for i in range(3)])
+        K = k.gram(X, Y).numpy()
+        bp = _branch_point_pairs(k, X, Y).numpy()
+        assert_close(K[~bp], ref[~bp], "exact", f"{k}: SymPy value vs torch Gram")
+        assert_close(K[bp], ref[bp], "branch_point", f"{k}: SymPy vs torch at branch points")
 
 
 def _autograd_derivatives(k: TorchKernel, Xq, Y, w):
@@ -68,10 +91,10 @@ def _autograd_derivatives(k: TorchKernel, Xq, Y, w):
     return g, h
 
 
-def _central_differences(k: TorchKernel, Xq, Y, w, scale: float):
+def _central_differences(k: TorchKernel, Xq, Y, w, scale: float, rel_step: float = 6e-6):
     """Central differences of the Gram-based value (gradient) and of the closed-form
-    gradient (Hessian), step h = 6e-6 * scale."""
-    h = 6e-6 * max(scale, 1e-3)
+    gradient (Hessian), step h = rel_step * scale."""
+    h = rel_step * max(scale, 1e-3)
     d = Xq.shape[1]
     eye = torch.eye(d, dtype=Xq.dtype)
     val = lambda Z: k.gram(Z, Y) @ w  # noqa: E731
@@ -90,18 +113,34 @@ def test_derivatives_closed_form_vs_autograd_vs_fd(kernel_name, data):
         if not _separated(Xq, Y):
             # autograd through |x - y| is NaN at x = y; the diagonal has its own test
             continue
+        if not k.spec.smooth_on_diagonal and not _separated(Xq, Y, 0.05 * _size(Xq, Y)):
+            # kernels with a kink at x = x' have derivatives that blow up near it, and every
+            # float64 route loses digits in proportion (ill-conditioned function, not code):
+            # compare them at relative separation >= 5%
+            continue
         rng = np.random.default_rng(data.draw(seeds))
         w = torch.as_tensor(rng.standard_normal(Y.shape[0]))
-        value, grad, hess = k.derivatives(Xq, Y, w)
+        try:
+            value, grad, hess = k.derivatives(Xq, Y, w)
+        except NonDifferentiableError:
+            # only kernels that are not smooth everywhere may refuse (arc-cosine kernels
+            # with beta = 0 at parallel inputs); autograd must then fail to be finite too
+            assert not k.spec.smooth_on_diagonal
+            g_ad, _ = _autograd_derivatives(k, Xq, Y, w)
+            assert not bool(torch.isfinite(g_ad).all()), f"{k}: refused a finite gradient"
+            continue
         assert_close(value, k.gram(Xq, Y) @ w, "exact", f"{k}: weighted value")
         g_ad, h_ad = _autograd_derivatives(k, Xq, Y, w)
-        assert_close(grad, g_ad, "autograd", f"{k}: gradient vs torch.func")
-        assert_close(hess, h_ad, "autograd", f"{k}: Hessian vs torch.func")
+        # Entries are compared relative to the size of the derivatives, not one by one: a
+        # Hessian entry can be a cancellation of O(|grad|) terms (arc-cosine kernels near
+        # parallel inputs), which no float64 evaluation resolves below eps * |grad|.
+        gs = max(float(grad.abs().max()), float(value.abs().max()), 1e-300)
+        hs = max(float(hess.abs().max()), float(grad.abs().max()), 1e-300)
+        assert_close(grad / gs, g_ad / gs, "autograd", f"{k}: gradient vs torch.func")
+        assert_close(hess / hs, h_ad / hs, "autograd", f"{k}: Hessian vs torch.func")
         scale = float(torch.cdist(Xq, Y).min()) if not k.spec.smooth_on_diagonal else 1.0
         g_fd, h_fd = _central_differences(k, Xq, Y, w, min(1.0, scale))
-        # FD error is relative to the size of the derivative, not entrywise
-        gs = float(grad.abs().max()) + 1e-12
-        hs = float(hess.abs().max()) + 1e-12
+        # (same normalisation: the rounding error of a central difference of g is ~eps|g|/h)
         assert_close(g_fd / gs, grad / gs, "finite_difference", f"{k}: gradient vs FD")
         assert_close(h_fd / hs, hess / hs, "finite_difference", f"{k}: Hessian vs FD")
 
@@ -119,17 +158,26 @@ def test_coordinate_free_formula_vs_sympy_diff(kernel_name, data):
         hess_sym = [[sp.diff(expr, xi, xj) for xj in xs] for xi in xs]
         X = data.draw(point_clouds(n=st.just(1), d=st.just(2)))
         Y = data.draw(point_clouds(n=st.just(1), d=st.just(2)))
-        pt = dict(zip([*xs, *ys], [sp.Float(v, 30) for v in [*X[0].tolist(), *Y[0].tolist()]],
-                      strict=True))
+        if not _separated(X, Y):
+            continue  # |x - y| is not differentiable at 0 in coordinates (diagonal test)
+        try:
+            _, g, h = k.derivatives(X, Y)
+        except NonDifferentiableError:
+            assert not k.spec.smooth_on_diagonal
+            continue  # e.g. arc-cosine kernels at parallel inputs: no derivative to compare
+        pt = _point(xs, ys, X[0], Y[0])
         g_ref = np.array([float(e.evalf(30, subs=pt)) for e in grad_sym])
         h_ref = np.array([[float(e.evalf(30, subs=pt)) for e in row] for row in hess_sym])
-        _, g, h = k.derivatives(X, Y)
         assert_close(g[0], g_ref, "autograd", f"{k}: gradient vs sympy.diff")
         assert_close(h[0], h_ref, "autograd", f"{k}: Hessian vs sympy.diff")
 
 
 @given(data=st.data())
 def test_overrides_match_generated(kernel_name, data):
+    """A stable override equals the generated form wherever the generated form is itself
+    well conditioned: for invariant kernels, pairs with |x|^2|y|^2 - (x.y)^2 > 1e-6 |x|^2|y|^2
+    (near-parallel pairs are exactly where the generated arc-cosine forms lose digits or
+    return NaN, which is why the override exists)."""
     for name in kernels_for_param(kernel_name):
         k = data.draw(kernel_for(name))
         if not k.spec.overrides:
@@ -137,8 +185,13 @@ def test_overrides_match_generated(kernel_name, data):
         X = data.draw(point_clouds())
         Y = data.draw(point_clouds(d=st.just(X.shape[1])))
         inv = k._invariants(X, Y)
+        if k.family == "isotropic":
+            mask = inv[0] > 1e-3
+        else:
+            aa, bb, uu = inv
+            mask = (aa * bb - uu**2) > 1e-6 * aa * bb
         for key in k.spec.overrides:
-            assert_close(k.fn(key)(*inv), k.generated[key](*inv), "exact",
+            assert_close(k.fn(key)(*inv)[mask], k.generated[key](*inv)[mask], "exact",
                          f"{k}: stable override {key!r} vs generated")
 
 
@@ -163,8 +216,6 @@ def test_derivatives_on_the_diagonal(kernel_name, data):
     """At x = x' a smooth kernel's Hessian is the SymPy limit (isotropic: A(0) I, the
     gradient 0) and equals central differences of the gradient; a non-smooth kernel
     raises NonDifferentiableError there."""
-    from numerics.validation import NonDifferentiableError
-
     for name in kernels_for_param(kernel_name):
         k = data.draw(kernel_for(name))
         Y = data.draw(point_clouds(n=st.integers(1, 5)))
@@ -178,15 +229,18 @@ def test_derivatives_on_the_diagonal(kernel_name, data):
             assert_close(g, torch.zeros_like(g), "exact", f"{k}: gradient at x = x'")
             eye = torch.eye(Y.shape[1], dtype=torch.float64)[None]
             assert_close(h, A0 * eye, "exact", f"{k}: Hessian at x = x'")
-        _, g_fd = _central_differences(k, Y[:1], Y[:1], torch.ones(1, dtype=torch.float64), 1.0)
-        hs = float(h.abs().max()) + 1e-12
+        # For isotropic kernels the gradient at x = x' is O(h), so a tiny step has rounding
+        # error ~eps; it is also needed: Matern kernels' Hessians have a |r| kink there, so
+        # the difference quotient's truncation error is O(h), not O(h^2).
+        step = 1e-9 if k.family == "isotropic" else 6e-6
+        _, g_fd = _central_differences(k, Y[:1], Y[:1], torch.ones(1, dtype=torch.float64),
+                                       1.0, rel_step=step)
+        hs = max(float(h.abs().max()), float(g.abs().max()), 1e-300)
         assert_close(g_fd / hs, h / hs, "finite_difference", f"{k}: Hessian at x = x' vs FD")
 
 
 @pytest.mark.parametrize("name", ["laplace", "ntk_relu"])
 def test_nondifferentiable_on_diagonal_is_an_error(name):
-    from numerics.validation import NonDifferentiableError
-
     k = TorchKernel(name)
     X = torch.randn(4, 3, dtype=torch.float64)
     assert not k.spec.smooth_on_diagonal

@@ -1,0 +1,210 @@
+"""Analytic neural tangent kernels of fully connected networks (SymPy builders).
+
+Network (NTK parametrisation, all weights and biases i.i.d. N(0, 1), depth ``L`` =
+number of hidden layers, widths ``h``)::
+
+    z^1(x)     = W^1 x + beta b^1
+    z^{l+1}(x) = h^{-1/2} W^{l+1} sigma(z^l(x)) + beta b^{l+1}     (l = 1 .. L-1)
+    f(x)       = h^{-1/2} v . sigma(z^L(x))                          (no output bias)
+
+so that ``L = 1`` is exactly the network of the foundation kernel ``ntk_relu``.  As
+``h -> oo`` (Jacot et al. 2018; Arora et al. 2019, with the bias convention above) the
+pre-activations are Gaussian processes with covariance ``Sigma^l`` and the tangent
+kernel converges to ``Theta``::
+
+    Sigma^1 = u + beta^2,                          Theta^1 = Sigma^1
+    Sigma^{l+1} = E[sigma sigma](Sigma^l) + beta^2
+    Theta^{l+1} = Sigma^{l+1} + Theta^l * E[sigma' sigma'](Sigma^l)
+    Theta       = E[sigma sigma](Sigma^L) + Theta^L * E[sigma' sigma'](Sigma^L)
+
+where ``E[g g](S)`` is ``E[g(z) g(z')]`` for ``(z, z')`` centred Gaussian with
+covariance ``[[S(x,x), S(x,x')], [S(x,x'), S(x',x')]]``.  The two Gaussian
+expectations per activation are closed forms:
+
+ReLU (arc-cosine kernels of order 1 and 0, Cho & Saul 2009), ``rho = cos theta``::
+
+    E[relu relu]   = sqrt(s11 s22) (sqrt(1 - rho^2) + (pi - acos rho) rho) / (2 pi)
+    E[relu' relu'] = (pi - acos rho) / (2 pi)
+
+erf (Williams 1997 arcsine kernel; erf' = 2/sqrt(pi) exp(-z^2))::
+
+    E[erf erf]     = (2/pi) asin(2 s12 / sqrt((1 + 2 s11)(1 + 2 s22)))
+    E[erf' erf']   = (4/pi) / sqrt((1 + 2 s11)(1 + 2 s22) - 4 s12^2)
+
+The kernels are built here as SymPy expressions in the invariants ``a, b, u`` (see
+:mod:`derivations.kernels`) and registered there.  The torch ``"k"`` override of each
+is generated from the *same* per-layer SymPy maps (:func:`stable_value_fn`), adding
+only a clamp of the cosine to ``[-1, 1]`` (rounding leaves it at ``1 + eps`` on the
+diagonal).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import lru_cache
+
+import sympy as sp
+
+__all__ = [
+    "ACTIVATIONS",
+    "beta",
+    "gaussian_maps",
+    "ntk_expr",
+    "nngp_expr",
+    "stable_value_fn",
+    "ntk_spec",
+]
+
+ACTIVATIONS = ("relu", "erf")
+
+#: bias standard deviation (the same symbol as the foundation ``ntk_relu`` kernel)
+beta = sp.Symbol("beta", nonnegative=True)
+
+# per-layer covariance entries; rho = s12 / sqrt(s11 s22)
+_s11, _s22 = sp.symbols("s11 s22", positive=True)
+_s12 = sp.Symbol("s12", real=True)
+_rho = sp.Symbol("rho", real=True)
+
+
+def _check_activation(activation: str) -> None:
+    if activation not in ACTIVATIONS:
+        raise ValueError(f"activation {activation!r} has no analytic NTK here; "
+                         f"supported: {ACTIVATIONS}")
+
+
+def _check_depth(depth: int) -> None:
+    if isinstance(depth, bool) or not isinstance(depth, int) or depth < 1:
+        raise ValueError(f"depth (number of hidden layers) must be an integer >= 1, got {depth!r}")
+
+
+@lru_cache(maxsize=None)
+def gaussian_maps(activation: str) -> tuple[sp.Expr, sp.Expr, tuple[sp.Symbol, ...]]:
+    """``(E[sigma sigma], E[sigma' sigma'], (s11, s22, s12, rho))`` as SymPy expressions.
+
+    For ReLU they are written in ``s11, s22`` and ``rho`` (the cosine, substitute
+    ``rho = s12 / sqrt(s11 s22)``); for erf in ``s11, s22, s12``.
+    """
+    _check_activation(activation)
+    if activation == "relu":
+        theta = sp.acos(_rho)
+        kk = sp.sqrt(_s11 * _s22) * (sp.sqrt(1 - _rho**2) + (sp.pi - theta) * _rho) / (2 * sp.pi)
+        kd = (sp.pi - theta) / (2 * sp.pi)
+    else:
+        den = sp.sqrt((1 + 2 * _s11) * (1 + 2 * _s22))
+        kk = 2 / sp.pi * sp.asin(2 * _s12 / den)
+        kd = 4 / sp.pi / sp.sqrt((1 + 2 * _s11) * (1 + 2 * _s22) - 4 * _s12**2)
+    return kk, kd, (_s11, _s22, _s12, _rho)
+
+
+def _apply(expr: sp.Expr, activation: str, s11, s22, s12) -> sp.Expr:
+    if activation == "relu":
+        return expr.subs({_rho: s12 / sp.sqrt(s11 * s22)}).subs(
+            {_s11: s11, _s22: s22}, simultaneous=True)
+    return expr.subs({_s11: s11, _s22: s22, _s12: s12}, simultaneous=True)
+
+
+@lru_cache(maxsize=None)
+def _diag_map(activation: str) -> sp.Lambda:
+    """``s -> E[sigma(z)^2]`` for ``z ~ N(0, s)`` (the diagonal of the covariance map)."""
+    s = sp.Symbol("s", positive=True)
+    kk = gaussian_maps(activation)[0]
+    if activation == "relu":
+        val = kk.subs({_rho: 1, _s11: s, _s22: s})
+    else:
+        val = kk.subs({_s11: s, _s22: s, _s12: s})
+    return sp.Lambda(s, sp.simplify(val))
+
+
+def _recursion(activation: str, depth: int, bias: sp.Expr, a_, b_, u_):
+    """(Sigma^L(x,x), Sigma^L(x',x'), Sigma^L(x,x'), Theta^L) after ``depth`` hidden layers."""
+    s11, s22, s12 = a_ + bias**2, b_ + bias**2, u_ + bias**2
+    theta = s12
+    kk, kd, _ = gaussian_maps(activation)
+    dm = _diag_map(activation)
+    for _ in range(depth - 1):
+        n12 = _apply(kk, activation, s11, s22, s12) + bias**2
+        dot = _apply(kd, activation, s11, s22, s12)
+        theta = n12 + theta * dot
+        s11, s22, s12 = dm(s11) + bias**2, dm(s22) + bias**2, n12
+    return s11, s22, s12, theta
+
+
+def ntk_expr(activation: str, depth: int, bias: sp.Expr = beta) -> sp.Expr:
+    """The NTK ``Theta(a, b, u)`` of the depth-``depth`` network of this module."""
+    from derivations.kernels import a, b, u
+
+    _check_activation(activation)
+    _check_depth(depth)
+    s11, s22, s12, theta = _recursion(activation, depth, bias, a, b, u)
+    kk, kd, _ = gaussian_maps(activation)
+    return _apply(kk, activation, s11, s22, s12) + theta * _apply(kd, activation, s11, s22, s12)
+
+
+def nngp_expr(activation: str, depth: int, bias: sp.Expr = beta) -> sp.Expr:
+    """The covariance of the output at initialisation (NNGP kernel, no output bias)."""
+    from derivations.kernels import a, b, u
+
+    _check_activation(activation)
+    _check_depth(depth)
+    s11, s22, s12, _ = _recursion(activation, depth, bias, a, b, u)
+    return _apply(gaussian_maps(activation)[0], activation, s11, s22, s12)
+
+
+def stable_value_fn(activation: str, depth: int) -> Callable:
+    """A torch function ``k(a, b, u, *, beta)`` of the NTK, generated from the per-layer
+    SymPy maps of :func:`gaussian_maps` by ``lambdify``; between layers the ReLU cosine is
+    clamped to ``[-1, 1]`` (the only hand-written step)."""
+    _check_activation(activation)
+    _check_depth(depth)
+
+    @lru_cache(maxsize=1)
+    def compiled():
+        # compiled on first use: numerics.kernels imports derivations.kernels
+        from numerics.kernels import lambdify_torch
+
+        kk, kd, args = gaussian_maps(activation)
+        s = sp.Symbol("s", positive=True)
+        return (lambdify_torch(args, kk), lambdify_torch(args, kd),
+                lambdify_torch((s,), _diag_map(activation)(s)))
+
+    def value(a_, b_, u_, *, beta: float):
+        import torch
+
+        f_kk, f_kd, f_dm = compiled()
+        q11, q22, q12 = a_ + beta**2, b_ + beta**2, u_ + beta**2
+        th = q12
+
+        def maps(q11, q22, q12):
+            if activation == "relu":
+                cos = torch.clamp(q12 / torch.sqrt(q11 * q22), -1.0, 1.0)
+            else:
+                cos = q12  # unused by the erf maps
+            return f_kk(q11, q22, q12, cos), f_kd(q11, q22, q12, cos)
+
+        for _ in range(depth - 1):
+            e, ed = maps(q11, q22, q12)
+            n12 = e + beta**2
+            th = n12 + th * ed
+            q11, q22, q12 = f_dm(q11) + beta**2, f_dm(q22) + beta**2, n12
+        e, ed = maps(q11, q22, q12)
+        return e + th * ed
+
+    value.__doc__ = f"stable torch NTK value, {activation}, depth {depth} (generated)"
+    return value
+
+
+def ntk_spec(activation: str, depth: int, name: str | None = None):
+    """A :class:`~derivations.kernels.KernelSpec` for the NTK (bias std parameter ``beta``)."""
+    from derivations.kernels import KernelSpec, Param
+
+    name = name or f"ntk_{activation}" + ("" if depth == 1 else f"_d{depth}")
+    fn = stable_value_fn(activation, depth)
+    layers = "one hidden layer" if depth == 1 else f"{depth} hidden layers"
+    return KernelSpec(
+        name, "invariant", ntk_expr(activation, depth), (Param(beta, 1.0, "bias std"),),
+        overrides={"k": fn},
+        title=f"NTK, {activation}, {layers}",
+        notes=f"Infinite-width NTK of a fully connected {activation} network with {layers} "
+        "in NTK parametrisation (N(0,1) weights, bias std beta, no output bias, all layers "
+        "trained); see derivations.ntk_kernels.",
+    )
