@@ -1,0 +1,195 @@
+"""C2 -- prediction shift: stated (dominance) form, exact conditional-kernel form, and
+the tight-cluster approximation's error for spread clusters.
+
+Closed forms come from :mod:`derivations.prediction_shift` (lambdified); the numerics
+refit the KRR with the poisons (:mod:`numerics.poisons`), a route that never uses them.
+"""
+
+from __future__ import annotations
+
+import pytest
+import sympy as sp
+import torch
+from hypothesis import assume, example, given
+from hypothesis import strategies as st
+
+from derivations import prediction_shift as ps
+from numerics.poisons import (
+    COUNTER,
+    conditional_kernel,
+    exact_closed_form,
+    gram_reproducible,
+    loglog_fit,
+    make_case,
+    measured_shift,
+    spread_errors,
+    stated_closed_form,
+)
+from numerics.poisons import (
+    case_from as _case,
+)
+from numerics.strategies import kernel_for, kernels_for_param, seeds
+from numerics.tolerances import assert_close
+from numerics.validation import NonDifferentiableError
+
+_N_CLEAN = st.integers(0, 20)
+_NEAR = st.booleans()
+
+
+@st.composite
+def cases(draw, name: str, n_clean=_N_CLEAN, near_clean=_NEAR):
+    """Broad clone-cluster instances for kernel ``name`` (see ``make_case``): d 1-6,
+    0-20 clean points at scale 0.3-3, m 1-60, |y_t| in [0.1, 3], relative ridge
+    1e-4 ... 1e2, x0 at 0.05-2 length scales from zeta."""
+    k = draw(kernel_for(name))
+    case = make_case(
+        k, d=draw(st.integers(1, 6)), n_clean=draw(n_clean), m=draw(st.integers(1, 60)),
+        y_t=draw(st.floats(0.1, 3.0)) * draw(st.sampled_from([-1, 1])),
+        rel_ridge=10 ** draw(st.floats(-4, 2)), r_rel=draw(st.floats(0.05, 2.0)),
+        seed=draw(seeds), scale=10 ** draw(st.floats(-0.5, 0.5)),
+        near_clean=draw(near_clean))
+    # Stated exclusion: x0 (or zeta) at the origin is where kernels of the invariant family
+    # can be undefined (ntk_relu with beta = 0 is 0/0 there: the angle is undefined; the
+    # foundation raises a clear error); d = 1 with r = |zeta| toward 0 hits it exactly.
+    assume(float(case.x0.norm()) > 1e-6 and float(case.zeta.norm()) > 1e-6)
+    # Stated exclusion: pairs where the kernel has no input derivative.  The ReLU NTK with
+    # beta = 0 is not differentiable at collinear x0, zeta (arc-cosine angle 0; in d = 1
+    # every pair is collinear), which the foundation reports as NonDifferentiableError.
+    try:
+        case.kernel.grad(case.x0, case.zeta)
+    except NonDifferentiableError:
+        assume(False)
+    # (there the closed-form coefficient can even round to a finite value while autograd of
+    # the kernel value is NaN, so both routes are required to be finite)
+    g = torch.func.grad(lambda x: case.kernel.pair(x[None], case.zeta[None])[0])(case.x0)
+    assume(bool(torch.isfinite(g).all()))
+    # Stated exclusion: the arc-cosine (ReLU NTK) formula evaluates arccos near 1 for nearly
+    # collinear augmented inputs (x, beta) and then keeps only ~half of float64's digits
+    # (measured: relative error up to 4e-9 on the diagonal), below what a 1e-8 comparison
+    # needs; pairs x0, zeta whose augmented angle is under 0.05 rad are excluded for it.
+    if "beta" in case.kernel.params and case.kernel.family == "invariant":
+        bb = float(case.kernel.params["beta"])
+        xa = torch.cat([case.x0, case.x0.new_tensor([bb])])
+        za = torch.cat([case.zeta, case.zeta.new_tensor([bb])])
+        cosang = float(xa @ za / (xa.norm() * za.norm()))
+        assume(abs(cosang) < 0.99875)  # cos(0.05)
+    return case
+
+
+
+
+
+
+# ----------------------------------------------------------------------------- symbolic
+@pytest.mark.claim("C2", "symbolic")
+def test_block_elimination_gives_exact_shift():
+    d = ps.block_elimination()
+    assert d["clean_residual"] == 0 or d["clean_residual"].is_ZeroMatrix
+    assert sp.simplify(d["shift"] - ps.exact_shift()) == 0
+
+
+@pytest.mark.claim("C2", "symbolic")
+@pytest.mark.parametrize("n_clean,n_poison,seed", [(1, 1, None), (1, 2, None),
+                                                   (3, 4, 0), (6, 9, 1), (4, 25, 2)])
+def test_explicit_block_solve(n_clean, n_poison, seed):
+    """Explicit LU solve of the full poisoned system (symbols or exact rationals)."""
+    assert ps.explicit_block_check(n_clean, n_poison, seed) == sp.zeros(1, 1)
+
+
+@pytest.mark.claim("C2", "symbolic")
+def test_dominance_is_the_zero_coupling_limit():
+    assert ps.dominance_limit() == 0
+    err = ps.exact_minus_dominance()
+    assert sp.simplify(err.subs({ps.p0: 0, ps.q_z: 0, ps.f_Cz: 0})) == 0
+    assert sp.simplify(err) != 0  # the coupling terms do matter in general
+
+
+# ------------------------------------------------------------------ exact form vs refit
+@pytest.mark.claim("C2", "corrected")
+@given(data=st.data())
+def test_exact_shift_matches_refit(kernel_name, data):
+    """Exact clones: conditional-kernel closed form = refit, relative error <= 1e-8."""
+    for name in kernels_for_param(kernel_name):
+        case = data.draw(cases(name))
+        clean, poisoned = case.fit()
+        # Stated exclusion (forward-error bound, not a tolerance change): the closed form
+        # needs k~(zeta, zeta) = k_zeta - k_C^T A^{-1} k_C by subtraction, whose relative
+        # error is ~ eps cond(A) k_zeta / k~_zeta.  Instances where that bound exceeds 1e-9
+        # cannot be checked at 1e-8 by any float64 route (seen with ntk_relu, whose own
+        # diagonal values are only accurate to ~4e-9: arccos near 1).
+        if case.X.shape[0]:
+            ev = torch.linalg.eigvalsh(clean.K)
+            cond_a = float((ev.max() + case.c) / (ev.min().clamp(min=0) + case.c))
+            kz = float(case.kernel.gram(case.zeta)[0, 0])
+            ktz = float(conditional_kernel(clean, case.zeta, case.zeta)[0, 0])
+            assume(2.2e-16 * cond_a * kz / max(ktz, 1e-300) < 1e-9)
+        # Stated exclusion: kernel values not reproducible between evaluation calls
+        # (ReLU NTK diagonal, see numerics.poisons.gram_reproducible)
+        assume(gram_reproducible(case, clean, poisoned))
+        meas = float(measured_shift(clean, poisoned, case.x0)[0])
+        assert_close(meas, exact_closed_form(case, clean), "refit",
+                     f"{case.kernel} m={case.m} c={case.c:.3g} n={case.X.shape[0]}")
+
+
+
+
+instance_args = dict(
+    pexp=st.floats(-1.0, 1.0), d=st.integers(1, 6), n_clean=st.integers(1, 20),
+    m=st.integers(1, 60), y_t=st.floats(0.1, 3.0), rel_ridge=st.floats(-4, 2),
+    r_rel=st.floats(0.05, 2.0), seed=seeds, near_clean=st.booleans())
+
+
+
+
+@pytest.mark.claim("C2", "as_stated")
+@pytest.mark.xfail(strict=True, reason="Thm 3.3 as stated neglects clean-poison coupling; "
+                   "counterexample (every kernel): 10 clean points in d=2, zeta 0.3 from a "
+                   "clean point, m=5, c=0.1 mean k_ii, x0 at r=0.5 length, seed 7")
+@example(**COUNTER)
+@given(**instance_args)
+def test_stated_shift_as_stated(kernel_name, pexp, d, n_clean, m, y_t, rel_ridge, r_rel,
+                                seed, near_clean):
+    """The stated Delta f = k(x0, zeta) y_t S(m; c) against refits, with clean data."""
+    for name in kernels_for_param(kernel_name):
+        case = _case(name, pexp, d, n_clean, m, y_t, rel_ridge, r_rel, seed, near_clean)
+        clean, poisoned = case.fit()
+        assert_close(float(measured_shift(clean, poisoned, case.x0)[0]),
+                     stated_closed_form(case), "refit", f"{case.kernel}")
+
+
+@pytest.mark.claim("C2", "corrected")
+@given(data=st.data())
+def test_stated_shift_without_clean_coupling(kernel_name, data):
+    """Corrected reading of Thm 3.3: with no clean-poison coupling (here: no clean data,
+    k_C = 0) the stated formula is exact; refit vs closed form at 1e-8."""
+    for name in kernels_for_param(kernel_name):
+        case = data.draw(cases(name, n_clean=st.just(0)))
+        clean, poisoned = case.fit()
+        assert_close(float(measured_shift(clean, poisoned, case.x0)[0]),
+                     stated_closed_form(case), "refit", f"{case.kernel} (no clean data)")
+
+
+
+
+
+
+
+
+
+
+@pytest.mark.claim("C2", "corrected")
+def test_tight_cluster_error_vanishes_with_sigma(kernel_name):
+    """Quantified tight-cluster statement: for a spread cluster the exact-clone formula's
+    relative error vanishes as sigma / ell -> 0, at least linearly near 0 (log-log slope
+    over sigma/ell in [1e-4, 1e-3] >= 0.9), and is below 1e-2 at sigma = 1e-3 ell.  The
+    measured errors are printed and tabulated in the book.  (Measured: slope ~1 for
+    Laplace, ReLU NTK, linear, polynomial; ~1.3-2 for smooth isotropic kernels, whose error
+    grows like m (sigma/ell)^2 k_zeta / c once the K_PP perturbation competes with c.)"""
+    for name in kernels_for_param(kernel_name):
+        errs = spread_errors(name)
+        near = [1e-4, 1e-3]
+        slope = loglog_fit(near, [errs[s][0] for s in near])
+        print(f"{name}: slope {slope:.3f}; errors " +
+              ", ".join(f"{s:g}: {e[0]:.2e}" for s, e in errs.items()))
+        assert slope >= 0.9, f"{name}: error does not vanish linearly in sigma ({slope:.3f})"
+        assert errs[1e-3][0] < 1e-2, f"{name}: error {errs[1e-3][0]:.3g} at sigma = 1e-3 ell"
