@@ -1,0 +1,126 @@
+"""E1 -- digits backdoor vs linear / Gaussian KRR: the slug's closed-form predictions,
+a fast smoke run of the pipeline, and (slow) the full sweep against the cached results."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import sympy as sp
+import torch
+
+from derivations.e1_linear_digits import linear_loss_hessian, margin_bound, overlap_bound
+from numerics.data import one_hot
+from numerics.e1 import (
+    QUICK,
+    RESULTS_DIR,
+    E1Settings,
+    input_hessians,
+    load_cached,
+    load_data,
+    poison_training_set,
+    run_e1,
+    settings_hash,
+)
+from numerics.krr import KRR
+
+TINY = E1Settings(thetas=(0.0, 0.3), models=(("linear", {}, (1.0,)),
+                                             ("gaussian", {"ell": 3.0}, (0.1,))),
+                  max_hessian_points=4)
+
+
+@pytest.mark.claim("E1", "symbolic")
+def test_linear_loss_hessian_is_WWT():
+    assert linear_loss_hessian(3, 2)["difference"] == sp.zeros(3, 3)
+    mb = margin_bound()
+    assert sp.expand(mb["gap"] - mb["square"]) == 0
+    ob = overlap_bound()
+    assert sp.simplify(ob["solved"] - ob["bound"]) == 0
+
+
+@pytest.fixture(scope="module")
+def digits():
+    return load_data(TINY)
+
+
+@pytest.mark.claim("E1", "numeric")
+def test_linear_predictions_on_digits(digits):
+    """On a poisoned digits fit: the measured input Hessian of the loss equals W W^T at every
+    triggered point; the margin bound and the overlap bound hold pointwise."""
+    s = TINY
+    pz = poison_training_set(digits["Xtr"], digits["ytr"], 0.3, s, digits["pattern"])
+    krr = KRR("linear", 1.0).fit(pz.X, one_hot(pz.y, 10))
+    src = digits["Xte"][digits["yte"] == s.source][:12]
+    trig = src + digits["pattern"]
+    _, H = input_hessians(krr, trig, one_hot(torch.full((12,), s.source), 10))
+    W = pz.X.T @ krr.alpha
+    for h in H:
+        np.testing.assert_allclose(h.numpy(), (W @ W.T).numpy(), rtol=1e-9, atol=1e-12)
+    p = digits["pattern"]
+    p_hat = p / torch.linalg.vector_norm(p)
+    f_clean = krr.predict(src)
+    mu = f_clean[:, s.source] - f_clean[:, s.target]
+    success = krr.predict(trig).argmax(1) == s.target
+    q = float(p_hat @ (W @ W.T) @ p_hat)
+    sel = success & (mu > 0)
+    assert int(sel.sum()) > 0
+    assert torch.all(q >= mu[sel] ** 2 / (2 * float(p @ p)) - 1e-12)
+    vals, vecs = torch.linalg.eigh(W @ W.T)
+    overlap = float((vecs[:, -1] @ p_hat) ** 2)
+    assert overlap >= float((q - vals[-2]) / (vals[-1] - vals[-2])) - 1e-12
+
+
+@pytest.mark.claim("E1", "experiment")
+def test_e1_pipeline_smoke():
+    """Tiny sweep: structure, ranges, the settings hash, and the clean baseline (no
+    poisons: no Spectral Signatures result, low attack success)."""
+    res = run_e1(TINY, progress=False)
+    assert res["settings_hash"] == settings_hash(TINY)
+    assert len(res["cells"]) == 4
+    json.dumps(res)  # JSON-ready
+    for cell in res["cells"]:
+        assert 0 <= cell["asr"] <= 1 and 0.8 <= cell["clean_acc"] <= 1
+        for part in ("gn", "total"):
+            assert 0 <= cell[part]["overlap"] <= 1
+            assert cell[part]["lam_top"] >= cell[part]["lam_second"]
+        if cell["theta"] == 0:
+            assert cell["spectral_signatures"] is None and cell["asr"] < 0.5
+        else:
+            for variant in ("centred", "uncentred"):
+                met = cell["spectral_signatures"][variant]["target_class"]
+                assert 0 <= met["recall"] <= 1 and met["poisons"] == cell["n_poison"]
+        if cell["model"] == "linear" and cell["margin_bound_check"]["n_checked"]:
+            assert cell["margin_bound_check"]["min_slack"] >= -1e-12
+
+
+@pytest.mark.claim("E1", "experiment")
+def test_cache_guard_refuses_other_settings(tmp_path):
+    from numerics.e1 import CacheMismatch
+
+    with pytest.raises(CacheMismatch, match="no cached"):
+        load_cached(E1Settings(), tmp_path / "missing.json")
+    bad = tmp_path / "e1.json"
+    bad.write_text(json.dumps({"settings": QUICK.to_json(), "settings_hash": settings_hash(QUICK)}))
+    with pytest.raises(CacheMismatch, match="different settings"):
+        load_cached(E1Settings(), bad)
+    with pytest.raises(ValueError, match="theta"):
+        poison_training_set(torch.zeros(2, 64), torch.zeros(2, dtype=torch.long), 1.5,
+                            TINY, torch.zeros(64))
+
+
+@pytest.mark.slow
+@pytest.mark.claim("E1", "experiment")
+def test_e1_full_sweep_reproduces_cache_and_shows_the_lag():
+    """The default sweep reproduces the committed cache, and for every model and ridge
+    the attack succeeds no later (in theta) than the trigger becomes the top Hessian
+    direction (the lag; 'never visible' counts as later)."""
+    res = run_e1(E1Settings(), progress=False)
+    cached = load_cached(E1Settings(), RESULTS_DIR / "e1_results.json")
+    for a, b in zip(res["cells"], cached["cells"], strict=True):
+        assert a["asr"] == b["asr"] and a["n_poison"] == b["n_poison"]
+        assert a["gn"]["overlap"] == pytest.approx(b["gn"]["overlap"], rel=1e-6, abs=1e-9)
+    for row in res["lag"]:
+        assert row["theta_success"] is not None, row
+        vis = row["theta_visible_gn"]
+        assert vis is None or vis >= row["theta_success"], row
