@@ -1,16 +1,17 @@
 #!/usr/bin/env bash
 # The main command: verify every claim, then build the book from code.
 #
-#   bash scripts/run_all.sh              # all claim checks, then the strict book build
-#   bash scripts/run_all.sh -x -k C3     # extra arguments go to the claim-check pytest run
+#   bash scripts/run_all.sh              # all claim checks (slow ones too), then the book
+#   bash scripts/run_all.sh -m "not slow"  # extra arguments go to the claim-check pytest run
 #
 # 1. set-up (scripts/bootstrap.sh);
-# 2. pytest proofs_check/ (every claim check, slow ones included) writing a machine-readable
-#    report to reports/proofs_check.xml (JUnit XML). A failing check does NOT stop the book
-#    build (the book reports the status of every claim); it makes this script exit non-zero;
-# 3. the strict book build: warnings are errors (-W), nit-picky references (-n), all
-#    warnings reported before failing (--keep-going), every page re-read (--all);
-# 4. prints the absolute path of the book's index.html.
+# 2. pytest proofs_check/ -n 2 (every claim check, slow ones included) writing
+#    reports/claims.json (per-claim outcomes, read by the book) and reports/proofs_check.xml
+#    (JUnit XML). A failing check does NOT stop the book build (the book reports the status
+#    of every claim); it makes this script exit non-zero;
+# 3. the strict book build (scripts/build_book.sh): warnings are errors, every page executes;
+# 4. the browser check of the built book when chromium is installed (skipped otherwise);
+# 5. prints the absolute path of the book's index.html.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -18,37 +19,49 @@ cd "$ROOT"
 
 bash scripts/bootstrap.sh
 
-# notebooks are executed by the venv's ipykernel; prefer the venv's kernelspecs over user ones
-export JUPYTER_PREFER_ENV_PATH=1
-export PATH="$ROOT/.venv/bin:$PATH"
-
 mkdir -p reports
-echo "== claim checks: pytest proofs_check/ -> reports/proofs_check.xml" >&2
+t0=$(date +%s)
+echo "== claim checks: pytest proofs_check/ -n 2 -> reports/claims.json" >&2
 checks_rc=0
-.venv/bin/python -m pytest proofs_check/ --junitxml=reports/proofs_check.xml "$@" || checks_rc=$?
+.venv/bin/python -m pytest proofs_check/ -n 2 --junitxml=reports/proofs_check.xml "$@" \
+    || checks_rc=$?
+t1=$(date +%s)
 
-echo "== book: jupyter-book build book -W -n --keep-going --all" >&2
+echo "== book" >&2
 book_rc=0
-.venv/bin/jupyter-book build book -W -n --keep-going --all || book_rc=$?
+bash scripts/build_book.sh || book_rc=$?
+t2=$(date +%s)
+
+browser_rc=0
+if [[ $book_rc -eq 0 ]]; then
+    echo "== browser check of the built book (headless chromium; skipped when not installed)" >&2
+    .venv/bin/python -m pytest -m browser tests/test_book_browser.py -q -rs -p no:cacheprovider \
+        || browser_rc=$?
+fi
+t3=$(date +%s)
 
 index="$ROOT/book/_build/html/index.html"
 echo
+echo "timings: claim checks $((t1 - t0)) s, book build $((t2 - t1)) s, browser check $((t3 - t2)) s"
 if [[ $checks_rc -eq 5 ]]; then
     echo "CLAIM CHECKS FAILED: pytest collected no claim checks under proofs_check/"
 elif [[ $checks_rc -ne 0 ]]; then
-    echo "CLAIM CHECKS FAILED (pytest exit code $checks_rc); see reports/proofs_check.xml"
+    echo "CLAIM CHECKS FAILED (pytest exit code $checks_rc); see reports/claims.json and the book"
 else
-    echo "claim checks passed (report: $ROOT/reports/proofs_check.xml)"
+    echo "claim checks passed (report: $ROOT/reports/claims.json)"
 fi
 if [[ $book_rc -ne 0 ]]; then
     echo "BOOK BUILD FAILED (exit code $book_rc; warnings count as errors, see the log above)"
 else
     echo "book built without warnings"
 fi
+if [[ $browser_rc -ne 0 ]]; then
+    echo "BROWSER CHECK FAILED (pytest exit code $browser_rc)"
+fi
 if [[ -f "$index" ]]; then
     echo "open the book: $index"
-    echo "         (URL: file://$index)"
+    echo "         (URL: file://$index; claim statuses: file://$ROOT/book/_build/html/claims.html)"
 fi
-if [[ $checks_rc -ne 0 || $book_rc -ne 0 ]]; then
+if [[ $checks_rc -ne 0 || $book_rc -ne 0 || $browser_rc -ne 0 ]]; then
     exit 1
 fi

@@ -1,0 +1,145 @@
+"""Repository layout: one claim = one slug = three files, claim markers, the book's toc.
+
+* for every claim of ``CLAIMS``: ``derivations/<slug>.py`` (defining ``CLAIM`` with that
+  claim's id), ``proofs_check/test_<slug>.py`` and ``book/<slug>.md`` exist;
+* every test function in ``proofs_check/`` carries ``@pytest.mark.claim(id, role)`` (read
+  statically with ``ast``, so this test imports no check module);
+* every page in ``book/`` is in ``book/_toc.yml``, and that file is exactly what
+  ``scripts/gen_toc.py`` writes.
+"""
+
+from __future__ import annotations
+
+import ast
+import importlib
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from derivations.claims import CLAIMS, ROLES, claim_by_id
+
+ROOT = Path(__file__).resolve().parent.parent
+BOOK = ROOT / "book"
+SLUGS = [cl.slug for cl in CLAIMS]
+
+sys.path.insert(0, str(ROOT / "scripts"))
+import gen_toc  # noqa: E402
+
+sys.path.remove(str(ROOT / "scripts"))
+
+
+@pytest.mark.parametrize("slug", SLUGS)
+def test_claim_has_its_three_files(slug):
+    missing = [p for p in (f"derivations/{slug}.py", f"proofs_check/test_{slug}.py",
+                           f"book/{slug}.md") if not (ROOT / p).is_file()]
+    assert not missing, f"claim {slug!r} lacks {missing} (one claim = one slug = three files)"
+
+
+@pytest.mark.parametrize("slug", SLUGS)
+def test_derivation_module_defines_its_claim(slug):
+    if not (ROOT / "derivations" / f"{slug}.py").is_file():
+        pytest.skip(f"derivations/{slug}.py does not exist (reported by the test above)")
+    mod = importlib.import_module(f"derivations.{slug}")
+    claim = getattr(mod, "CLAIM", None)
+    assert claim is not None, f"derivations/{slug}.py must set CLAIM = claim_by_slug({slug!r})"
+    assert claim.slug == slug and claim == claim_by_id(claim.id), (
+        f"derivations/{slug}.py: CLAIM is {claim!r}, expected the claim with slug {slug!r}")
+
+
+def _claim_marks(node: ast.AST) -> list[ast.Call]:
+    out = []
+    for dec in getattr(node, "decorator_list", []):
+        if (isinstance(dec, ast.Call) and isinstance(dec.func, ast.Attribute)
+                and dec.func.attr == "claim"):
+            out.append(dec)
+    return out
+
+
+def _module_marks(tree: ast.Module) -> list[ast.AST]:
+    """``pytestmark = pytest.mark.claim(...)`` or a list of marks at module level."""
+    for stmt in tree.body:
+        if (isinstance(stmt, ast.Assign) and any(isinstance(t, ast.Name) and t.id == "pytestmark"
+                                                  for t in stmt.targets)):
+            vals = stmt.value.elts if isinstance(stmt.value, (ast.List, ast.Tuple)) else [
+                stmt.value]
+            return [v for v in vals if isinstance(v, ast.Call)
+                    and isinstance(v.func, ast.Attribute) and v.func.attr == "claim"]
+    return []
+
+
+CHECK_FILES = sorted((ROOT / "proofs_check").glob("test_*.py"))
+
+
+@pytest.mark.parametrize("path", CHECK_FILES, ids=[p.name for p in CHECK_FILES])
+def test_every_check_carries_a_claim_marker(path):
+    tree = ast.parse(path.read_text(), filename=str(path))
+    module_marks = _module_marks(tree)
+    unmarked, bad = [], []
+
+    def visit(body, class_marks):
+        for node in body:
+            if isinstance(node, ast.ClassDef) and node.name.startswith("Test"):
+                visit(node.body, class_marks + _claim_marks(node))
+            elif (isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))
+                  and node.name.startswith("test")):
+                marks = module_marks + class_marks + _claim_marks(node)
+                if not marks:
+                    unmarked.append(node.name)
+                for mk in marks:
+                    args = [a.value for a in mk.args if isinstance(a, ast.Constant)]
+                    if len(args) != 2:
+                        continue  # computed arguments are validated at collection time
+                    cid, role = args
+                    try:
+                        claim_by_id(cid)
+                    except KeyError:
+                        bad.append(f"{node.name}: unknown claim id {cid!r}")
+                    if role not in ROLES:
+                        bad.append(f"{node.name}: role {role!r} not in {ROLES}")
+
+    visit(tree.body, [])
+    assert not unmarked, (f"{path.name}: tests without @pytest.mark.claim(id, role): "
+                          f"{unmarked}")
+    assert not bad, f"{path.name}: " + "; ".join(bad)
+
+
+def test_every_book_page_is_in_the_toc():
+    listed = set()
+    for _caption, pages in gen_toc.parts(BOOK):
+        listed.update(pages)
+    listed.add(gen_toc.ROOT_PAGE)
+    pages = {p.stem for p in BOOK.glob("*.md")}
+    assert pages - listed == set(), (
+        f"book pages not in the table of contents: {sorted(pages - listed)}; "
+        "name them after a claim slug (or add them to scripts/gen_toc.py)")
+
+
+def test_committed_toc_is_generated():
+    current = (BOOK / "_toc.yml").read_text()
+    assert current == gen_toc.render(BOOK), (
+        "book/_toc.yml differs from what scripts/gen_toc.py writes for the pages that exist: "
+        "run .venv/bin/python scripts/gen_toc.py")
+
+
+def test_gen_toc_check_cli():
+    out = subprocess.run([sys.executable, str(ROOT / "scripts" / "gen_toc.py"), "--stdout"],
+                         capture_output=True, text=True, check=True)
+    assert out.stdout == gen_toc.render(BOOK)
+
+
+def test_gen_toc_orders_and_filters(tmp_path):
+    """The generator lists only existing pages, claims in CLAIMS order, companions after."""
+    for name in ["intro", "claims", "kernels", "gradient_flow_contraction",
+                 "gradient_flow_contraction_nets", "scalar_gain", "e3_defence_sweep"]:
+        (tmp_path / f"{name}.md").write_text("# x\n")
+    parts = dict(gen_toc.parts(tmp_path))
+    assert parts == {
+        "Claim status": ["claims"],
+        "Foundations": ["kernels"],
+        "Claims": ["scalar_gain", "gradient_flow_contraction", "gradient_flow_contraction_nets"],
+        "Experiments": ["e3_defence_sweep"],
+    }
+    text = gen_toc.render(tmp_path)
+    assert text.index("claims") < text.index("kernels") < text.index("scalar_gain")
