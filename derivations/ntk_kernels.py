@@ -41,7 +41,7 @@ diagonal).
 from __future__ import annotations
 
 from collections.abc import Callable
-from functools import lru_cache
+from functools import cache, lru_cache
 
 import sympy as sp
 
@@ -77,7 +77,7 @@ def _check_depth(depth: int) -> None:
         raise ValueError(f"depth (number of hidden layers) must be an integer >= 1, got {depth!r}")
 
 
-@lru_cache(maxsize=None)
+@cache
 def gaussian_maps(activation: str) -> tuple[sp.Expr, sp.Expr, tuple[sp.Symbol, ...]]:
     """``(E[sigma sigma], E[sigma' sigma'], (s11, s22, s12, rho))`` as SymPy expressions.
 
@@ -103,7 +103,7 @@ def _apply(expr: sp.Expr, activation: str, s11, s22, s12) -> sp.Expr:
     return expr.subs({_s11: s11, _s22: s22, _s12: s12}, simultaneous=True)
 
 
-@lru_cache(maxsize=None)
+@cache
 def _diag_map(activation: str) -> sp.Lambda:
     """``s -> E[sigma(z)^2]`` for ``z ~ N(0, s)`` (the diagonal of the covariance map)."""
     s = sp.Symbol("s", positive=True)

@@ -1,0 +1,92 @@
+"""C13 -- finite-width networks approach the NTK-KRR closed forms of C2 and C3.
+
+What is claimed: the shift ``Delta f(x0)`` and the spike ``Lambda_GN(x0)`` measured on
+trained finite-width networks (NTK parametrisation) approach the NTK-KRR closed forms as
+the width ``h`` grows.
+
+What the suite derives (no formula is duplicated here):
+
+* the limit object.  A centred network ``f = g(w) - g(w0)`` trained to the minimiser of
+  ``1/2 sum (f - y)^2 + c/2 |w - w0|^2`` equals, for its linearisation,
+  ``Theta_h(x, X)(Theta_h + cI)^{-1} y`` with ``Theta_h`` the empirical NTK at init
+  (derivation in :mod:`numerics.networks`); as ``h -> oo``, ``Theta_h -> Theta`` (the
+  analytic NTK of :mod:`derivations.ntk_kernels`, registered as ``ntk_relu``,
+  ``ntk_erf``) and the linearisation becomes exact, so the limit is NTK-KRR with ridge
+  ``c``;
+* the closed forms the networks are compared with: the exact-clone shift of C2
+  (:func:`derivations.prediction_shift.exact_shift`) and the rank-one spike of C3
+  (eigenvalue ``b_m^2 |grad k~|^2``, :func:`derivations.rank_one_spike.spike_eigen`),
+  both evaluated with the NTK (:func:`closed_forms`);
+* the expected rate.  ``Theta_h - Theta`` is an average of ``h`` i.i.d. terms, so its
+  fluctuation is ``O(h^{-1/2})`` (CLT); the change of the NTK during training is
+  ``O(h^{-1/2})`` too (Jacot et al. 2018; Lee et al. 2019).  Both enter the shift and the
+  spike linearly, so the error is expected to scale like ``h^{-1/2}`` (:data:`RATE`).
+  This rate is *expected*, not proved here: it is what the check measures.
+"""
+
+from __future__ import annotations
+
+import sympy as sp
+
+from derivations.claims import claim_by_slug
+
+CLAIM = claim_by_slug("finite_width")
+
+__all__ = ["CLAIM", "RATE", "h", "error_model", "shift_expr", "spike_expr", "closed_forms"]
+
+h = sp.Symbol("h", positive=True)  #: hidden width
+C_err = sp.Symbol("C", positive=True)
+#: the expected exponent of the error in the width
+RATE = sp.Rational(-1, 2)
+
+
+def error_model() -> sp.Expr:
+    """``C h^{-1/2}``: the expected error of shift and spike at width ``h``."""
+    return C_err * h**RATE
+
+
+def shift_expr() -> sp.Expr:
+    """The exact-clone shift of C2, ``k~0 (y_t - f_C(zeta)) m / (c + m k~_zeta)``."""
+    from derivations.prediction_shift import exact_shift
+
+    return exact_shift()
+
+
+def spike_expr() -> sp.Expr:
+    """The C3 spike eigenvalue ``b_m^2 |grad k~|^2`` with ``b_m = (y_t - f_C) S~(m; c)``
+    (the rank-one eigenvalue of :func:`derivations.rank_one_spike.spike_eigen` with
+    ``|g| = |grad_x k~(x0, zeta)|``)."""
+    from derivations.conventions import y_t
+    from derivations.prediction_shift import exact_gain, f_Cz
+    from derivations.rank_one_spike import Gk, bm, spike_eigen
+
+    lam = spike_eigen(1)["eigenvalue"]  # b^2 g1^2 in d = 1, i.e. b^2 |g|^2
+    g1 = sp.Symbol("g1", real=True)
+    return lam.subs(g1, Gk).subs(bm, (y_t - f_Cz) * exact_gain())
+
+
+def closed_forms(kernel, c: float, X, y, zeta, m: int, y_t: float, x0) -> dict[str, float]:
+    """Evaluate :func:`shift_expr` and :func:`spike_expr` numerically for ``kernel`` (a
+    :class:`~numerics.kernels.TorchKernel`): the conditional-kernel values come from
+    :func:`numerics.poisons.conditional_kernel` and its gradient."""
+    import torch
+
+    from derivations import prediction_shift as ps
+    from derivations.conventions import c as c_sym
+    from derivations.conventions import m as m_sym
+    from derivations.conventions import y_t as yt_sym
+    from derivations.rank_one_spike import Gk
+    from numerics.krr import KRR
+    from numerics.poisons import conditional_kernel, conditional_kernel_gradient
+
+    clean = KRR(kernel, c).fit(X, y)
+    z = torch.as_tensor(zeta, dtype=torch.float64).reshape(1, -1)
+    x = torch.as_tensor(x0, dtype=torch.float64).reshape(1, -1)
+    vals = {
+        ps.kt0: float(conditional_kernel(clean, x, z)[0, 0]),
+        ps.ktz: float(conditional_kernel(clean, z, z)[0, 0]),
+        ps.f_Cz: float(clean.predict(z)[0]),
+        Gk: float(torch.linalg.vector_norm(conditional_kernel_gradient(clean, x, z)[0])),
+        c_sym: c, m_sym: m, yt_sym: y_t,
+    }
+    return {"shift": float(shift_expr().subs(vals)), "spike": float(spike_expr().subs(vals))}
