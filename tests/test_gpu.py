@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from derivations.kernels import BUILTIN_NAMES
+from derivations.kernels import BUILTIN_NAMES, get_spec
 from numerics.krr import KRR
 from numerics.poisons import clone_cluster, fit_clean_and_poisoned, measured_shift
 from numerics.regularised import RegularisedKRR
@@ -27,13 +27,16 @@ def _data(seed: int = 0, n: int = 60, d: int = 5):
 @pytest.mark.parametrize("name", BUILTIN_NAMES)
 def test_krr_and_derivatives_cuda_equal_cpu(name):
     X, y, Xq = _data()
+    # kernels with a declared singular set (arc-cosine NTKs) pass their Gram diagonal
+    # through acos at its branch point, where CPU and CUDA acos differ by ~sqrt(eps)
+    kind = "branch_point" if get_spec(name).singular is not None else "refit"
     cpu = KRR(name, 0.1).fit(X, y)
     gpu = KRR(name, 0.1, device="cuda").fit(X, y)
     for a, b, what in zip(cpu.derivatives(Xq), gpu.derivatives(Xq), ("f", "grad", "hess"),
                           strict=True):
         assert b.device.type == "cuda"
         scale = max(1.0, float(a.abs().max()))
-        assert_close(b.cpu() / scale, a / scale, "refit", f"{name}: {what} on CUDA vs CPU")
+        assert_close(b.cpu() / scale, a / scale, kind, f"{name}: {what} on CUDA vs CPU")
 
 
 def test_poison_refit_and_regularised_cuda_equal_cpu():
