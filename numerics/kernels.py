@@ -40,6 +40,7 @@ __all__ = [
     "CHUNK_ELEMENTS",
     "TorchKernel",
     "get_kernel",
+    "as_kernel",
     "check_kernel_psd",
     "check_gram_psd",
     "lambdify_torch",
@@ -404,6 +405,17 @@ def _bind(fn: Callable[..., torch.Tensor], values: tuple) -> Callable[..., torch
 def get_kernel(name: str, **params: float | int) -> TorchKernel:
     """The registered kernel ``name`` with hyper-parameters ``params``."""
     return TorchKernel(get_spec(name), **params)
+
+
+def as_kernel(kernel: TorchKernel | str, **params: float | int) -> TorchKernel:
+    """A :class:`TorchKernel` from itself or from a registry name (with ``params``)."""
+    if isinstance(kernel, TorchKernel):
+        if params:
+            raise TypeError("pass hyper-parameters either in the TorchKernel or by name, not both")
+        return kernel
+    if isinstance(kernel, str):
+        return get_kernel(kernel, **params)
+    raise TypeError(f"kernel must be a TorchKernel or a registered name, got {kernel!r}")
 
 
 # ---------------------------------------------------------------------------

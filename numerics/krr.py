@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import torch
 
-from numerics.kernels import TorchKernel, check_gram_psd, get_kernel
+from numerics.kernels import TorchKernel, as_kernel, check_gram_psd
 from numerics.validation import (
     NotPSDError,
     SingularSystemError,
@@ -94,9 +94,7 @@ class KRR:
 
     def __init__(self, kernel: TorchKernel | str, ridge: float, *, jitter: float = 0.0,
                  device: str | torch.device | None = None, **params: float | int) -> None:
-        self.kernel = get_kernel(kernel, **params) if isinstance(kernel, str) else kernel
-        if params and not isinstance(kernel, str):
-            raise TypeError("pass hyper-parameters either in the TorchKernel or by name, not both")
+        self.kernel = as_kernel(kernel, **params)
         self.ridge = check_positive(ridge, "ridge c")
         self.jitter = check_positive(jitter, "jitter", allow_zero=True)
         self.device = resolve_device(device)

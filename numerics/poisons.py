@@ -37,7 +37,7 @@ from derivations import prediction_shift as ps
 from derivations import rank_one_spike as ros
 from derivations.conventions import c, k_zeta, m, y_t
 from derivations.kernels import a, b, get_spec, r, u
-from numerics.kernels import TorchKernel, get_kernel, lambdify_torch
+from numerics.kernels import TorchKernel, as_kernel, lambdify_torch
 from numerics.krr import KRR, solve_spd
 from numerics.validation import (
     DEFAULT_DTYPE,
@@ -190,12 +190,6 @@ class PoisonedFit(NamedTuple):
     poisoned: KRR
 
 
-def _as_kernel(kernel: TorchKernel | str) -> TorchKernel:
-    if isinstance(kernel, TorchKernel):
-        return kernel
-    if isinstance(kernel, str):
-        return get_kernel(kernel)
-    raise TypeError(f"kernel must be a TorchKernel or a registered name, got {kernel!r}")
 
 
 def fit_clean_and_poisoned(kernel: TorchKernel | str, c: float, X, y, Xp, yp,
@@ -204,7 +198,7 @@ def fit_clean_and_poisoned(kernel: TorchKernel | str, c: float, X, y, Xp, yp,
 
     ``X`` may have zero rows (no clean data): the clean predictor is then ``f = 0``.
     """
-    k = _as_kernel(kernel)
+    k = as_kernel(kernel)
     dev = resolve_device(device)
     X = as_tensor(X, name="clean inputs X", device=dev)
     if X.ndim == 2 and X.shape[0] == 0:

@@ -50,8 +50,8 @@ from dataclasses import dataclass
 
 import torch
 
-from numerics.kernels import TorchKernel, get_kernel
-from numerics.krr import solve_spd
+from numerics.kernels import TorchKernel, as_kernel
+from numerics.krr import KRR, solve_spd
 from numerics.validation import (
     SingularSystemError,
     as_points,
@@ -84,12 +84,6 @@ class ConvergenceError(RuntimeError):
     """A numerical optimiser did not reach its stopping tolerance."""
 
 
-def _kernel(kernel: TorchKernel | str) -> TorchKernel:
-    if isinstance(kernel, TorchKernel):
-        return kernel
-    if isinstance(kernel, str):
-        return get_kernel(kernel)
-    raise TypeError(f"kernel must be a TorchKernel or a registered name, got {kernel!r}")
 
 
 def _variant(variant: str) -> str:
@@ -109,7 +103,7 @@ def penalty_jacobians(kernel: TorchKernel | str, Z, X) -> torch.Tensor:
     coincides with a training input for a kernel that is not differentiable there
     (Laplace, ReLU NTK).
     """
-    k = _kernel(kernel)
+    k = as_kernel(kernel)
     X = as_points(X, name="training inputs X")
     Z = as_points(Z, name="penalty points Z", d=X.shape[1], device=X.device)
     return k.grad(Z, X)
@@ -196,7 +190,7 @@ def degrees_of_freedom(K, G, c: float, kappa: float, variant: str = "dual") -> f
     return float(torch.trace(smoother_matrix(K, G, c, kappa, variant)))
 
 
-class RegularisedKRR:
+class RegularisedKRR(KRR):
     """KRR with the function-gradient penalty ``kappa/2 sum_p |grad f(z_p)|^2``.
 
     Parameters
@@ -221,13 +215,9 @@ class RegularisedKRR:
     def __init__(self, kernel: TorchKernel | str, ridge: float, kappa: float, *,
                  penalty_points=None, variant: str = "dual", metric=None,
                  device: str | torch.device | None = None, **params: float | int) -> None:
-        if params and not isinstance(kernel, str):
-            raise TypeError("pass hyper-parameters either in the TorchKernel or by name, not both")
-        self.kernel = get_kernel(kernel, **params) if isinstance(kernel, str) else _kernel(kernel)
-        self.ridge = check_positive(ridge, "ridge c")
+        super().__init__(kernel, ridge, device=device, **params)
         self.kappa = _kappa(kappa)
         self.variant = _variant(variant)
-        self.device = resolve_device(device)
         self.penalty_points = (None if penalty_points is None else
                                as_points(penalty_points, name="penalty points Z",
                                          device=self.device))
@@ -247,20 +237,6 @@ class RegularisedKRR:
         self.alpha = solve_function_gradient(self.K, self.G, y, self.ridge, self.kappa,
                                              self.variant)
         return self
-
-    def _require_fit(self) -> None:
-        if self.alpha is None:
-            raise RuntimeError("RegularisedKRR is not fitted; call fit(X, y) first")
-
-    def predict(self, Xq) -> torch.Tensor:
-        self._require_fit()
-        Xq = as_points(Xq, name="query points", d=self.X.shape[1], device=self.device)
-        return self.kernel.gram(Xq, self.X) @ self.alpha
-
-    def input_gradient(self, Xq) -> torch.Tensor:
-        self._require_fit()
-        Xq = as_points(Xq, name="query points", d=self.X.shape[1], device=self.device)
-        return self.kernel.derivatives(Xq, self.X, self.alpha, order=1)[1]
 
     def degrees_of_freedom(self) -> float:
         self._require_fit()
@@ -320,7 +296,7 @@ def fit_loss_gradient_penalty(kernel: TorchKernel | str, X, y, c: float, kappa: 
     :class:`ConvergenceError` otherwise.  The objective is quartic, hence possibly non-convex:
     the result is a stationary point reached from ``alpha0``.
     """
-    k = _kernel(kernel)
+    k = as_kernel(kernel)
     c = check_positive(c, "ridge c")
     kappa = _kappa(kappa)
     dev = resolve_device(device)
