@@ -13,9 +13,8 @@ Nothing here is a closed form: there is no SymPy derivation of an experiment.
 
 from __future__ import annotations
 
-import os
-
 from derivations.claims import claim_by_slug
+from numerics.data import cifar10_available as cifar_available
 
 __all__ = ["CLAIM", "PAPER_SETUP", "OPEN_BECAUSE", "RELATED_CLAIMS", "cifar_available"]
 
@@ -46,15 +45,3 @@ OPEN_BECAUSE: tuple[str, ...] = (
 
 #: claims that check E2's mechanism exactly, in the kernel model
 RELATED_CLAIMS: tuple[str, ...] = ("C3", "C4", "C5", "C6", "C13", "E1")
-
-
-def cifar_available(folder: str | os.PathLike | None = None) -> tuple[bool, str]:
-    """Whether the CIFAR-10 test batch can be read from ``folder`` (default
-    ``$POISONCURV_DATA``); the message says what is missing."""
-    from numerics.data import DatasetNotFound, load_cifar10
-
-    try:
-        ds = load_cifar10(folder, train=False)
-    except DatasetNotFound as exc:
-        return False, f"CIFAR-10 not available: {exc}"
-    return True, f"CIFAR-10 test batch found ({ds.X.shape[0]} images)"

@@ -23,13 +23,13 @@ deterministic on CPU.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import torch
 
 from derivations.claims import claim_by_slug
+from numerics.data import cifar10_available as cifar_available
 
 __all__ = [
     "CLAIM",
@@ -200,15 +200,3 @@ def defence_sweep(kappas: Sequence[float] = KAPPAS, augmentations: Sequence[bool
                 success = (net(Xtrig).argmax(1) == cfg.target).double().mean().item()
             out.append(SweepPoint(float(kappa), bool(aug), clean, success))
     return out
-
-
-def cifar_available(folder: str | os.PathLike | None = None) -> tuple[bool, str]:
-    """Whether the CIFAR-10 test batch can be read from ``folder`` (default
-    ``$POISONCURV_DATA``); the message says what is missing."""
-    from numerics.data import DatasetNotFound, load_cifar10
-
-    try:
-        ds = load_cifar10(folder, train=False)
-    except DatasetNotFound as exc:
-        return False, f"CIFAR-10 not available: {exc}"
-    return True, f"CIFAR-10 test batch found ({ds.X.shape[0]} images)"

@@ -26,6 +26,7 @@ __all__ = [
     "one_hot",
     "split",
     "DATA_DIR_ENV",
+    "cifar10_available",
 ]
 
 #: environment variable naming the folder that holds MNIST / CIFAR-10 files
@@ -161,3 +162,13 @@ def load_cifar10(folder: str | os.PathLike | None = None, *, train: bool = True,
     if int(y.max()) > 9:
         raise ValueError("CIFAR-10 labels must be 0..9; is this the CIFAR-100 format?")
     return Dataset(X, y, (3, 32, 32), "cifar10")
+
+
+def cifar10_available(folder: str | os.PathLike | None = None) -> tuple[bool, str]:
+    """Whether the CIFAR-10 test batch can be read from ``folder`` (default
+    ``$POISONCURV_DATA``); the message says what is missing."""
+    try:
+        ds = load_cifar10(folder, train=False)
+    except DatasetNotFound as exc:
+        return False, f"CIFAR-10 not available: {exc}"
+    return True, f"CIFAR-10 test batch found ({ds.X.shape[0]} images)"
