@@ -13,6 +13,8 @@ from hypothesis import strategies as st
 from derivations import quadratic_law as ql
 from derivations.conventions import m
 from numerics.poisons import (
+    clone_cluster,
+    fit_clean_and_poisoned,
     law_over_m,
     spread_slopes,
 )
@@ -39,10 +41,20 @@ def test_slope_is_two_symbolically():
 def test_ratio_is_m_independent_and_slope_two(kernel_name, data):
     """Refits over m = 1 ... 100: Lambda / Delta f^2 is the same for every m (1e-8), and
     the log-log slope between the extreme m equals 2 where Delta f moves enough to
-    define it (|log ratio| >= 0.1; excluded otherwise: the slope is then 0/0-like)."""
+    define it (|log ratio| >= 0.1; excluded otherwise: the slope is then 0/0-like).
+
+    Precision precondition of the numerical path: the refit shift is a difference of two
+    predictions, so its relative rounding error is ~ eps |f_clean(x0)| / |Delta f|;
+    instances where that exceeds 1e-10 cannot resolve 1e-8 and are excluded (found by the
+    dev profile: polynomial p=3, c0=0, zeta ~ -0.011, x0 ~ -0.022, c ~ 0.0075, where
+    Delta f ~ 1e-9 and the ratio scattered by 7e-8)."""
     for name in kernels_for_param(kernel_name):
         case = data.draw(cases(name, n_clean=st.integers(0, 12)))
         shifts, lams = law_over_m(case)
+        clean, _ = fit_clean_and_poisoned(case.kernel, case.c, case.X, case.y,
+                                          *clone_cluster(case.zeta, 1, case.y_t))
+        f_clean = abs(float(clean.predict(case.x0).reshape(-1)[0]))
+        assume(np.finfo(float).eps * f_clean <= 1e-10 * float(np.abs(shifts).min()))
         ratio = lams / shifts**2
         assert_close(ratio, np.full_like(ratio, ratio[0]), "refit",
                      f"{case.kernel}: Lambda / Delta f^2 over m")
