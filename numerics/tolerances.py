@@ -26,6 +26,8 @@ TOL: dict[str, Tolerance] = {
     "exact": Tolerance(1e-12, 1e-13, "same quantity, same precision, different code path"),
     # closed-form derivative vs torch.func autograd of the kernel value
     "autograd": Tolerance(1e-9, 1e-11, "closed form vs reverse-mode autograd, float64"),
+    # the same float64 computation on CPU and on CUDA (different reduction orders)
+    "device": Tolerance(1e-8, 1e-12, "same float64 computation, CPU vs CUDA"),
     # closed form vs a float64 refit of the KRR (linear solves, conditioning <= 1e12)
     "refit": Tolerance(1e-8, 1e-10, "closed form vs refitted KRR (issue: 1e-8 relative)"),
     # our KRR vs scikit-learn KernelRidge on the same precomputed Gram

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 
-import numpy as np
 import pytest
 import sympy as sp
 import torch
@@ -24,6 +23,7 @@ from numerics.e1 import (
     settings_hash,
 )
 from numerics.krr import KRR
+from numerics.tolerances import assert_close
 
 TINY = E1Settings(thetas=(0.0, 0.3), models=(("linear", {}, (1.0,)),
                                              ("gaussian", {"ell": 3.0}, (0.1,))),
@@ -56,7 +56,7 @@ def test_linear_predictions_on_digits(digits):
     _, H = input_hessians(krr, trig, one_hot(torch.full((12,), s.source), 10))
     W = pz.X.T @ krr.alpha
     for h in H:
-        np.testing.assert_allclose(h.numpy(), (W @ W.T).numpy(), rtol=1e-9, atol=1e-12)
+        assert_close(h, W @ W.T, "exact", "linear-model loss Hessian vs W W^T")
     p = digits["pattern"]
     p_hat = p / torch.linalg.vector_norm(p)
     f_clean = krr.predict(src)

@@ -18,6 +18,7 @@ import pytest
 import torch
 
 from numerics.networks import fisher_contraction_run
+from numerics.tolerances import assert_close
 
 _RNG = np.random.default_rng(0)
 X = torch.as_tensor(_RNG.standard_normal((8, 3)))
@@ -67,4 +68,4 @@ def test_pure_penalty_flow_decays_slower_than_bound():
 def test_contraction_run_on_cuda_matches_cpu():
     a = _run(0.1, 1.0, device="cuda")
     b = _run(0.1, 1.0)
-    np.testing.assert_allclose(a["fisher"]["E"], b["fisher"]["E"], rtol=1e-8, atol=1e-12)
+    assert_close(a["fisher"]["E"], b["fisher"]["E"], "device", "Fisher energies, CUDA vs CPU")
