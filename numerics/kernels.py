@@ -15,13 +15,18 @@ generated function.
 
 Input derivatives are computed in closed form from those coefficients, for a
 whole batch of query points at once and chunked over queries so that memory stays
-below :data:`CHUNK_ELEMENTS` float64 numbers per intermediate.
+below :data:`CHUNK_ELEMENTS` float64 numbers per intermediate.  For speed the
+coefficients a derivative needs are lambdified together, with common sub-expressions
+eliminated (``lambdify(..., cse=True)``; isotropic ones in the squared distance, so the
+Gaussian needs no square root), and every sum over training points is a GEMM of a
+``(q, m)`` coefficient matrix against right-hand sides with the weights folded in
+(``scripts/benchmark_hessian.py`` measures the result against the float64 matmul rate).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from functools import cache
+from functools import cache, cached_property
 
 import numpy as np
 import sympy as sp
@@ -106,6 +111,7 @@ class TorchKernel:
         self.spec = get_spec(spec) if isinstance(spec, str) else spec
         self.params = self.spec.resolve_params(**params)
         self.generated = _generated(self.spec, tuple(sorted(self.params.items())))
+        self._fused_cache: dict[tuple[str, ...], Callable[..., list[torch.Tensor]]] = {}
 
     # ------------------------------------------------------------------ basics
     @property
@@ -168,10 +174,13 @@ class TorchKernel:
 
         ``weights`` has shape ``(m,)`` (outputs ``(q,)``, ``(q, d)``, ``(q, d, d)``) or
         ``(m, o)`` for ``o`` outputs (``(q, o)``, ``(q, o, d)``, ``(q, o, d, d)``); ``None``
-        means all ones.  Computed in closed form, chunked over queries, no Python loop
-        over points.  Raises :class:`NonDifferentiableError` where the kernel has no
-        derivative (a query on a training point for the Laplace or arc-cosine kernels).
+        means all ones.  Computed in closed form, chunked over queries (and over outputs
+        when ``o`` is large), no Python loop over points.  Raises
+        :class:`NonDifferentiableError` where the kernel has no derivative (a query on a
+        training point for the Laplace or arc-cosine kernels).
         """
+        if order not in (1, 2):
+            raise ValueError(f"order must be 1 or 2, got {order!r}")
         Xq = as_points(Xq, name="query points")
         Y = as_points(Y, name="Y", d=Xq.shape[1], device=Xq.device)
         m, d = Y.shape
@@ -187,140 +196,231 @@ class TorchKernel:
                 raise ValueError(
                     f"weights must have shape ({m},) or ({m}, outputs); got {tuple(W.shape)}"
                 )
-        o = W.shape[1]
         # Shift to the training mean: the GEMM expansions below lose accuracy only through
         # |x - mu|^2 / r^2, and pairs where that is large are handled exactly (near pairs).
         # (invariant kernels depend on x itself, not only on x - y: they stay uncentred)
         mu = Y.mean(0) if self.family == "isotropic" else torch.zeros_like(Y[0])
         Yc = Y - mu
-        ny = (Yc * Yc).sum(1)
-        YY = None
-        if order >= 2 and m * d * d <= CHUNK_ELEMENTS:
-            YY = (Yc[:, :, None] * Yc[:, None, :]).reshape(m, d * d)
-        per_query = 4 * m * o + 2 * m + o * d * d + (0 if YY is not None else d * m * o)
-        chunk = max(1, CHUNK_ELEMENTS // per_query)
-        vals, grads, hesss = [], [], []
-        for s in range(0, Xq.shape[0], chunk):
-            Xc = Xq[s : s + chunk] - mu
-            v, g, h = self._derivatives_chunk(Xc, Yc, ny, YY, W, order, s)
-            vals.append(v)
-            grads.append(g)
-            hesss.append(h)
-        value = torch.cat(vals)
-        grad = torch.cat(grads)
-        hess = torch.cat(hesss) if order >= 2 else None
+        # outputs in blocks so that the folded right-hand sides (m, o d^2) stay bounded
+        per_output = m * d * (d if order >= 2 else 1)
+        oblock = max(1, CHUNK_ELEMENTS // max(1, per_output))
+        parts = [
+            self._derivatives_outputs(Xq, Yc, mu, W[:, s : s + oblock], order)
+            for s in range(0, W.shape[1], oblock)
+        ]
+        value, grad, hess = (_cat([p[i] for p in parts], 1) for i in range(3))
         if squeeze:
             value, grad = value[:, 0], grad[:, 0]
             hess = hess[:, 0] if hess is not None else None
         return value, grad, hess
 
-    def _check_coeffs(self, coeffs: dict[str, torch.Tensor], offset: int) -> None:
-        for key, c in coeffs.items():
-            bad = ~torch.isfinite(c)
+    def _derivatives_outputs(self, Xq, Yc, mu, W, order):
+        """All queries, one block of outputs.  The weights are folded into the right-hand
+        sides (``[w_j, w_j y_j, 1]`` and ``w_j y_j y_j^T`` flattened), so that every sum
+        over training points is one GEMM of a ``(q, m)`` coefficient matrix; the column of
+        ones gives its row sums, which probe it for non-finite entries at no extra pass."""
+        m, d = Yc.shape
+        o = W.shape[1]
+        ones = torch.ones(m, 1, dtype=W.dtype, device=W.device)
+        WY = W[:, :, None] * Yc[:, None, :]  # (m, o, d)
+        R = {"k": torch.cat((W, ones), 1), "y": torch.cat((W, WY.reshape(m, o * d), ones), 1)}
+        if order >= 2 and m * o * d * d <= CHUNK_ELEMENTS:
+            R["yy"] = (WY[:, :, :, None] * Yc[:, None, None, :]).reshape(m, o * d * d)
+        ny = (Yc * Yc).sum(1)
+        # (q, m) work arrays, the outputs, and the batched fallback's (d, m) per output
+        per_query = 8 * m + o * d * (d + 3) + (d * m * o if order >= 2 and "yy" not in R else 0)
+        chunk = max(1, CHUNK_ELEMENTS // per_query)
+        out = [
+            self._derivatives_chunk(Xq[s : s + chunk] - mu, Yc, ny, W, R, order, s)
+            for s in range(0, Xq.shape[0], chunk)
+        ]
+        return tuple(_cat([c[i] for c in out], 0) for i in range(3))
+
+    def _derivatives_chunk(self, X, Y, ny, W, R, order, offset):
+        """One chunk of queries; ``X`` and ``Y`` are already centred on the training mean.
+
+        Every sum over training points is a GEMM of a ``(q, m)`` coefficient matrix
+        against the folded right-hand sides ``R``; the remaining terms are a rank-two
+        update (one batched ``baddbmm``) and a diagonal.  For isotropic kernels the
+        expansion ``sum_j c_j (x - y_j)(x - y_j)^T = (sum c) x x^T - x s^T - s x^T +
+        sum_j c_j y_j y_j^T`` cancels when ``|x - y_j|`` is small against ``|x|, |y_j|``;
+        such *near pairs* (``r^2 <= NEAR * (|x|^2 + |y|^2)``) are excluded from the GEMMs
+        and added exactly from their direct differences.
+        """
+        q, d = X.shape
+        o = W.shape[1]
+        nx = (X * X).sum(1)
+
+        def gemm(c, key):  # c @ R[key], split into (sum_j c w, [sum_j c w y], row sums)
+            res = c @ R[key]
+            if key == "k":
+                return res[:, :o], None, res[:, o]
+            return res[:, :o], res[:, o:-1].reshape(q, o, d), res[:, -1]
+
+        xo = X[:, None, :].expand(q, o, d)
+        if self.family == "isotropic":
+            Sn = (_NEAR * nx)[:, None] + (_NEAR * ny)[None, :]
+            r2 = torch.addmm(Sn, X, Y.T, beta=1 / _NEAR, alpha=-2.0)  # |x|^2 + |y|^2 - 2 x.y
+            qi, ji = torch.nonzero(r2 <= Sn, as_tuple=True)  # near pairs (and r2 < 0)
+            del Sn
+            delta = X[qi] - Y[ji]  # (P, d) exact differences of the near pairs
+            r2_near = (delta * delta).sum(1)
+            r2.index_put_((qi, ji), r2_near)
+            zero = r2_near == 0
+            coeffs = self._radial_coeffs(r2, order, (qi[zero], ji[zero]))
+            del r2
+            wn = W[ji]  # (P, o)
+            value, _, probe_k = gemm(coeffs["k"], "k")
+            A = coeffs["A"]
+            A_near = A[qi, ji]
+            A.index_put_((qi, ji), torch.zeros_like(A_near))  # far pairs only in the GEMMs
+            sum_a, AY, probe_a = gemm(A, "y")
+            probes = {"k": (probe_k, None), "A": (probe_a, A_near)}
+            if order >= 2:
+                B = coeffs["C/r2"]  # multiplies (x - y)(x - y)^T
+                B_near = B[qi, ji]
+                B.index_put_((qi, ji), torch.zeros_like(B_near))
+                sum_b, BY, probe_b = gemm(B, "y")
+                probes["C/r2"] = (probe_b, B_near)
+            self._require_finite(probes, coeffs, (qi, ji), offset)
+            # grad = sum_j A_j w_j (x - y_j)
+            grad = sum_a[:, :, None] * xo - AY
+            an = A_near[:, None] * wn  # (P, o)
+            grad.index_add_(0, qi, an[:, :, None] * delta[:, None, :])
+            if order < 2:
+                return value, grad, None
+            sum_a = sum_a.index_add(0, qi, an)  # the A I term: every pair
+            # sum_j c_j (x-y_j)(x-y_j)^T = G - x v^T - v x^T, v = sum_j c_j y_j - (sum c) x / 2
+            v = BY - 0.5 * sum_b[:, :, None] * xo
+            hess = self._outer_sum(B, Y, W, R).view(q * o, d, d)
+            hess.baddbmm_(torch.stack((xo, v), -1).reshape(q * o, d, 2),
+                          torch.stack((v, xo), -2).reshape(q * o, 2, d), alpha=-1.0)
+            hess = hess.view(q, o, d, d)
+            hess.diagonal(dim1=-2, dim2=-1).add_(sum_a[:, :, None])
+            if qi.numel():
+                bn = (B_near[:, None] * wn)[:, :, None, None]
+                hess.index_add_(0, qi, bn * (delta[:, :, None] * delta[:, None, :])[:, None])
+            return value, grad, hess
+
+        # invariant / dot-product kernels: phi(a, b, u), coordinates not centred
+        U = X @ Y.T
+        inv = (nx[:, None].expand_as(U), ny[None, :].expand_as(U), U)
+        coeffs = self._invariant_coeffs(inv, order, offset)
+        del U, inv
+        value, _, probe_k = gemm(coeffs["k"], "k")
+        s_a, _, probe_a = gemm(coeffs["phi_a"], "k")
+        _, UY, probe_u = gemm(coeffs["phi_u"], "y")
+        probes = {"k": (probe_k, None), "phi_a": (probe_a, None), "phi_u": (probe_u, None)}
+        grad = 2 * s_a[:, :, None] * xo + UY
+        if order >= 2:
+            s_aa, _, probe_aa = gemm(coeffs["phi_aa"], "k")
+            _, AUY, probe_au = gemm(coeffs["phi_au"], "y")
+            probe_uu = coeffs["phi_uu"].sum(1)
+            probes.update(phi_aa=(probe_aa, None), phi_au=(probe_au, None),
+                          phi_uu=(probe_uu, None))
+        self._require_finite(probes, coeffs, None, offset)
+        if order < 2:
+            return value, grad, None
+        # 4 s_aa x x^T + 2 (x s_au^T + s_au x^T) = x v^T + v x^T with v = 2 s_aa x + 2 s_au
+        v = 2 * (s_aa[:, :, None] * xo + AUY)
+        hess = self._outer_sum(coeffs["phi_uu"], Y, W, R).view(q * o, d, d)
+        hess.baddbmm_(torch.stack((xo, v), -1).reshape(q * o, d, 2),
+                      torch.stack((v, xo), -2).reshape(q * o, 2, d))
+        hess = hess.view(q, o, d, d)
+        hess.diagonal(dim1=-2, dim2=-1).add_(2 * s_a[:, :, None])
+        return value, grad, hess
+
+    @staticmethod
+    def _outer_sum(c, Y, W, R):
+        """``out[q, o] = sum_j c[q, j] w_jo y_j y_j^T``, ``(q, o, d, d)``: one GEMM against
+        the folded outer products when they fit, else a batched matmul per output."""
+        q, m = c.shape
+        o, d = W.shape[1], Y.shape[1]
+        if "yy" in R:
+            return (c @ R["yy"]).view(q, o, d, d)
+        cw = c[:, None, :] * W.T[None]  # (q, o, m)
+        return ((Y.T[None, None] * cw[:, :, None, :]) @ Y).view(q, o, d, d)
+
+    def _require_finite(self, probes, coeffs, near, offset: int) -> None:
+        """Refuse non-finite coefficients.  ``probes[key]`` holds the row sums of
+        ``coeffs[key]`` (from the GEMMs) and, for isotropic kernels, its values at the near
+        pairs ``near = (qi, ji)``, which were zeroed out of the array; the offending pair
+        is located only when a probe fails."""
+        for key, (rows, at_near) in probes.items():
+            if at_near is not None and at_near.numel():
+                bad = ~torch.isfinite(at_near)
+                if bool(bad.any()):
+                    p = int(torch.nonzero(bad)[0])
+                    self._refuse(key, int(near[0][p]), int(near[1][p]), offset)
+            if bool(torch.isfinite(rows).all()):
+                continue
+            bad = ~torch.isfinite(coeffs[key])
+            if bool(bad.any()):  # else the row sum overflowed, the entries are fine
+                q, j = (int(i) for i in torch.nonzero(bad)[0])
+                self._refuse(key, q, j, offset)
+
+    def _refuse(self, key: str, q: int, j: int, offset: int) -> None:
+        raise NonDifferentiableError(
+            f"kernel {self.name!r} is not differentiable at query point {q + offset} "
+            f"and training point {j} (coefficient {key} is not finite: the kernel has "
+            f"no derivative there, e.g. at x = x', or for arc-cosine kernels at "
+            f"parallel augmented inputs)"
+        )
+
+    def _radial_coeffs(self, r2: torch.Tensor, order: int, zeros) -> dict[str, torch.Tensor]:
+        """``k``, ``A`` and (``order`` 2) ``C/r^2`` of an isotropic kernel at squared
+        distances ``r2``, with their ``r -> 0`` limits at the pairs ``zeros`` (``r = 0``):
+        ``C/r^2`` multiplies ``delta delta^T``, whose product with it tends to ``C(0) = 0``
+        when the Hessian exists there; a missing limit gives NaN (refused)."""
+        keys = ("k", "A", "C/r2")[: order + 1]
+        out = dict(zip(keys, self._fused(keys)(r2), strict=True))
+        if zeros[0].numel():
+            for key in keys:
+                out[key].index_put_(zeros, self._at_zero[key].to(r2))
+        return out
+
+    def _invariant_coeffs(self, inv, order: int, offset: int) -> dict[str, torch.Tensor]:
+        keys = ("k", "phi_a", "phi_u") + (("phi_aa", "phi_au", "phi_uu") if order >= 2 else ())
+        if self.spec.singular is not None:
+            keys = keys + ("singular",)
+        out = dict(zip(keys, self._fused(keys)(*inv), strict=True))
+        if "singular" in out:
+            sing = out.pop("singular")
+            # pairs inside the singular set (NaN compares False: refused as well)
+            bad = ~(sing > SINGULAR_TOL)
             if bool(bad.any()):
                 q, j = (int(i) for i in torch.nonzero(bad)[0])
                 raise NonDifferentiableError(
                     f"kernel {self.name!r} is not differentiable at query point {q + offset} "
-                    f"and training point {j} (coefficient {key} is not finite: the kernel has "
-                    f"no derivative there, e.g. at x = x', or for arc-cosine kernels at "
-                    f"parallel augmented inputs)"
+                    f"and training point {j} (the pair lies in the kernel's singular set "
+                    f"{self.spec.singular} <= {SINGULAR_TOL:g}, e.g. parallel augmented "
+                    f"inputs of an arc-cosine kernel)"
                 )
+        return out
 
-    def _derivatives_chunk(self, X, Y, ny, YY, W, order, offset):
-        """One chunk of queries; ``X`` and ``Y`` are already centred on the training mean.
+    def _fused(self, keys: tuple[str, ...]) -> Callable[..., list[torch.Tensor]]:
+        """One call evaluating several generated functions with shared sub-expressions
+        (``lambdify(..., cse=True)``); stable overrides replace their keys."""
+        fn = self._fused_cache.get(keys)
+        if fn is None:
+            fn = self._fused_cache[keys] = _fused_fn(self, keys)
+        return fn
 
-        Pairwise quantities are formed by GEMMs (``X Y^T``; ``w (y y^T)`` flattened), the
-        only memory traffic being ``(q, m)`` arrays.  The expansion
-        ``sum_j w_j (x - y_j)(x - y_j)^T = (sum w) x x^T - x s^T - s x^T + sum_j w_j y_j y_j^T``
-        cancels when ``|x - y_j|`` is small against ``|x|, |y_j|``; such *near pairs*
-        (``r^2 < NEAR * (|x|^2 + |y|^2)``) are excluded from the GEMMs and added exactly
-        from their direct differences.
-        """
-        q, d = X.shape
-        eye = torch.eye(d, dtype=X.dtype, device=X.device)
-        nx = (X * X).sum(1)
-        U = X @ Y.T  # (q, m)
-        if self.family == "isotropic":
-            r2 = (nx[:, None] + ny[None, :] - 2 * U).clamp_min(0.0)
-            near = r2 < _NEAR * (nx[:, None] + ny[None, :])
-            qi, ji = torch.nonzero(near, as_tuple=True)
-            delta_near = X[qi] - Y[ji]  # (P, d), exact differences
-            r2 = r2.index_put((qi, ji), (delta_near * delta_near).sum(1))
-            rr = torch.sqrt(r2)
-            kv = self.fn("k")(rr)
-            coeffs = {"A": self._radial("A", rr)}
-            if order >= 2:
-                # C(r)/r^2 multiplies delta delta^T; its r -> 0 limit times r^2 is C(0) = 0
-                C = self._radial("C", rr)
-                coeffs["C/r2"] = torch.where(rr > 0, C / torch.where(rr > 0, r2, 1.0), 0.0)
-            self._check_coeffs(coeffs, offset)
-            value = kv @ W  # (q, o)
-            far = (~near).to(X.dtype)
-            AW = coeffs["A"][:, :, None] * W[None, :, :]  # (q, m, o)
-            AWf = AW * far[:, :, None]
-            # grad = sum_j A_j w_j (x - y_j)
-            grad = AWf.sum(1)[:, :, None] * X[:, None, :] - _wsum_rows(AWf, Y)
-            if qi.numel():
-                grad = grad.index_put((qi,), AW[qi, ji][:, :, None] * delta_near[:, None, :],
-                                      accumulate=True)
-            hess = None
-            if order >= 2:
-                CW = coeffs["C/r2"][:, :, None] * W[None, :, :]
-                CWf = CW * far[:, :, None]
-                s_vec = _wsum_rows(CWf, Y)  # (q, o, d)
-                xs = X[:, None, :, None] * s_vec[:, :, None, :]  # x s^T
-                hess = (
-                    _weighted_outer(CWf, Y, YY)
-                    + CWf.sum(1)[:, :, None, None] * (X[:, :, None] * X[:, None, :])[:, None]
-                    - xs
-                    - xs.transpose(-1, -2)
-                    + AW.sum(1)[:, :, None, None] * eye
-                )
-                if qi.numel():
-                    outer = delta_near[:, :, None] * delta_near[:, None, :]  # (P, d, d)
-                    hess = hess.index_put((qi,), CW[qi, ji][:, :, None, None] * outer[:, None],
-                                          accumulate=True)
-            return value, grad, hess
-
-        # invariant / dot-product kernels: phi(a, b, u), coordinates not centred
-        inv = (nx[:, None].expand_as(U), ny[None, :].expand_as(U), U)
-        kv = self.fn("k")(*inv)
-        keys = ["phi_a", "phi_u"] + (["phi_aa", "phi_au", "phi_uu"] if order >= 2 else [])
-        coeffs = {k: self.fn(k)(*inv) for k in keys}
-        if "singular" in self.generated:
-            sing = self.generated["singular"](*inv)
-            coeffs["singular set"] = torch.where(sing > SINGULAR_TOL, 0.0, float("nan"))
-        self._check_coeffs(coeffs, offset)
-        value = kv @ W
-        s_a = coeffs["phi_a"] @ W  # (q, o)
-        grad = 2 * s_a[:, :, None] * X[:, None, :] + _wsum_rows(
-            coeffs["phi_u"][:, :, None] * W[None], Y
-        )
-        hess = None
-        if order >= 2:
-            s_aa = coeffs["phi_aa"] @ W  # (q, o)
-            s_au = _wsum_rows(coeffs["phi_au"][:, :, None] * W[None], Y)  # (q, o, d)
-            Wuu = coeffs["phi_uu"][:, :, None] * W[None]  # (q, m, o)
-            xxT = X[:, :, None] * X[:, None, :]  # (q, d, d)
-            xsT = X[:, None, :, None] * s_au[:, :, None, :]  # (q, o, d, d)
-            hess = (
-                _weighted_outer(Wuu, Y, YY)
-                + 2 * s_a[:, :, None, None] * eye
-                + 4 * s_aa[:, :, None, None] * xxT[:, None]
-                + 2 * (xsT + xsT.transpose(-1, -2))
-            )
-        return value, grad, hess
-
-    def _radial(self, key: str, rr: torch.Tensor) -> torch.Tensor:
-        """Isotropic coefficient ``key`` at distances ``rr``, with its r -> 0 limit at r = 0."""
-        limit = self.spec.coefficients.diagonal[key]
-        safe = torch.where(rr > 0, rr, torch.ones_like(rr))
-        val = self.fn(key)(safe)
-        if limit is None:
-            at0 = torch.full_like(rr, float("nan"))
-        else:
-            at0 = torch.full_like(rr, float(self.spec.subs_params(limit, **self.params)))
-        return torch.where(rr > 0, val, at0)
+    @cached_property
+    def _at_zero(self) -> dict[str, torch.Tensor]:
+        """r -> 0 limits of ``k``, ``A``, ``C/r^2`` of an isotropic kernel (NaN: none)."""
+        lim = self.spec.coefficients.diagonal
+        nan = float("nan")
+        k0 = self.spec.subs_params(self.spec.expr.subs(r, 0), **self.params)
+        A0 = lim["A"]
+        return {
+            "k": torch.tensor(float(k0), dtype=DEFAULT_DTYPE),
+            "A": torch.tensor(
+                nan if A0 is None else float(self.spec.subs_params(A0, **self.params)),
+                dtype=DEFAULT_DTYPE,
+            ),
+            "C/r2": torch.tensor(0.0 if lim["C"] is not None else nan, dtype=DEFAULT_DTYPE),
+        }
 
     def grad(self, Xq, Y) -> torch.Tensor:
         """All pairwise gradients ``grad_x k(x_q, y_j)``, shape ``(q, m, d)`` (small sizes)."""
@@ -340,21 +440,11 @@ class TorchKernel:
 _NEAR = 1e-3
 
 
-def _wsum_rows(Wq: torch.Tensor, Y: torch.Tensor) -> torch.Tensor:
-    """``out[q, o] = sum_j Wq[q, j, o] Y[j]`` as one GEMM: ``(q, o, d)``."""
-    q, m, o = Wq.shape
-    return (Wq.transpose(1, 2).reshape(q * o, m) @ Y).reshape(q, o, Y.shape[1])
-
-
-def _weighted_outer(Wq: torch.Tensor, Y: torch.Tensor, YY: torch.Tensor | None) -> torch.Tensor:
-    """``out[q, o] = sum_j Wq[q, j, o] y_j y_j^T``: ``(q, o, d, d)``.  One GEMM against the
-    flattened outer products ``YY`` (``(m, d*d)``) when given, else a batched matmul."""
-    q, m, o = Wq.shape
-    d = Y.shape[1]
-    Wf = Wq.transpose(1, 2).reshape(q * o, m)
-    if YY is not None:
-        return (Wf @ YY).reshape(q, o, d, d)
-    return ((Y.T[None] * Wf[:, None, :]) @ Y).reshape(q, o, d, d)
+def _cat(parts: list, dim: int) -> torch.Tensor | None:
+    """``torch.cat`` without the copy for a single part (``None`` parts stay ``None``)."""
+    if parts[0] is None:
+        return None
+    return parts[0] if len(parts) == 1 else torch.cat(parts, dim)
 
 
 def _pairwise_distance(X: torch.Tensor, Y: torch.Tensor) -> torch.Tensor:
@@ -382,6 +472,69 @@ def _generated_for(spec: KernelSpec) -> dict[str, Callable[..., torch.Tensor]]:
     if spec.singular is not None:
         out["singular"] = lambdify_torch(args, spec.singular)
     return out
+
+
+#: squared distance, the variable of the fused isotropic functions (no square root needed
+#: for kernels in r^2 such as the Gaussian)
+_s = sp.Symbol("s_", nonnegative=True)
+
+
+@cache
+def _fused_generated(spec: KernelSpec, keys: tuple[str, ...]) -> Callable[..., list]:
+    """Lambdify several of ``spec``'s functions into one with common sub-expressions
+    eliminated; isotropic ones in the squared distance, with ``"C/r2"`` = ``C / r^2``."""
+    if spec.family == "isotropic":
+        table = {"k": spec.expr, **spec.coefficients.terms}
+        table["C/r2"] = sp.simplify(spec.coefficients.terms["C"] / r**2)
+        exprs = [table[key].subs(r, sp.sqrt(_s)) for key in keys]
+        args: tuple[sp.Symbol, ...] = (_s,)
+    else:
+        table = {"k": spec.invariant_expr(), **spec.coefficients.terms, "singular": spec.singular}
+        exprs = [table[key] for key in keys]
+        args = (a, b, u)
+    return sp.lambdify(args + spec.param_symbols, [_floatify(sp.sympify(e)) for e in exprs],
+                       modules="torch", cse=True)
+
+
+def _fused_fn(kernel: TorchKernel, keys: tuple[str, ...]) -> Callable[..., list[torch.Tensor]]:
+    """``keys`` of ``kernel`` in one call (:func:`_fused_generated` with the parameters
+    bound; stable overrides replace their keys).  Every output is a fresh tensor of the
+    inputs' broadcast shape (callers update them in place)."""
+    spec, params = kernel.spec, kernel.params
+    iso = spec.family == "isotropic"
+    over = {}
+    for key in keys:
+        base = "C" if key == "C/r2" else key
+        if base in spec.overrides:
+            over[key] = spec.overrides[base]
+    gen_keys = tuple(key for key in keys if key not in over)
+    gen = _fused_generated(spec, gen_keys) if gen_keys else None
+    values = tuple(params[p.name] for p in spec.params)
+
+    def fused(*xs: torch.Tensor) -> list[torch.Tensor]:
+        ref = xs[0]
+        shape = torch.broadcast_shapes(*(x.shape for x in xs))
+        ps = [torch.as_tensor(v, dtype=ref.dtype, device=ref.device) for v in values]
+        outs = dict(zip(gen_keys, gen(*xs, *ps), strict=True)) if gen is not None else {}
+        for key, f in over.items():
+            if iso:
+                val = f(torch.sqrt(ref), **params)
+                outs[key] = val / ref if key == "C/r2" else val
+            else:
+                outs[key] = f(*xs, **params)
+        result: list[torch.Tensor] = []
+        for key in keys:
+            val = outs[key]
+            if not isinstance(val, torch.Tensor):
+                val = torch.full(shape, float(val), dtype=ref.dtype, device=ref.device)
+            elif val.shape != shape:
+                val = val.expand(shape).clone()
+            elif any(val is x for x in xs) or any(val is y for y in result):
+                val = val.clone()
+            result.append(val)
+        return result
+
+    return fused
 
 
 def _generated(spec: KernelSpec, items: tuple) -> dict[str, Callable[..., torch.Tensor]]:
