@@ -411,7 +411,7 @@ class TorchKernel:
         """r -> 0 limits of ``k``, ``A``, ``C/r^2`` of an isotropic kernel (NaN: none)."""
         lim = self.spec.coefficients.diagonal
         nan = float("nan")
-        k0 = self.spec.subs_params(self.spec.expr.subs(r, 0), **self.params)
+        k0 = self.spec.subs_params(sp.limit(self.spec.expr, r, 0, "+"), **self.params)
         A0 = lim["A"]
         return {
             "k": torch.tensor(float(k0), dtype=DEFAULT_DTYPE),
