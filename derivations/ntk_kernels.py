@@ -52,6 +52,8 @@ __all__ = [
     "ntk_expr",
     "nngp_expr",
     "stable_value_fn",
+    "relu_singular",
+    "layer_correlations",
     "ntk_spec",
 ]
 
@@ -193,8 +195,52 @@ def stable_value_fn(activation: str, depth: int) -> Callable:
     return value
 
 
+def relu_singular(bias: sp.Expr = beta) -> sp.Expr:
+    """Where a ReLU NTK of *any* depth has no input derivative: ``1 - rho_1^2`` with
+    ``rho_1 = (u + beta^2) / sqrt((a + beta^2)(b + beta^2))`` the first layer's
+    correlation, i.e. ``sin^2`` of the angle between the augmented inputs ``(x, beta)``
+    and ``(x', beta)`` (the ``singular`` expression of the foundation ``ntk_relu``).
+
+    Why the first layer's angle alone, at every depth: the per-layer maps ``E[relu relu]``
+    and ``E[relu' relu']`` are analytic in ``(s11, s22, rho)`` for ``s11, s22 > 0`` and
+    ``|rho| < 1`` (the only non-smooth points of ``acos``, ``sqrt(1 - rho^2)`` are
+    ``rho = +-1``), and the diagonal map ``s -> s/2 + beta^2`` is linear, so the NTK is
+    smooth wherever every layer's correlation ``rho_l`` has ``|rho_l| < 1``.  And
+    ``|rho_{l+1}| = 1`` only if ``rho_l = 1``: ``rho_{l+1}`` is the correlation of the
+    features ``(relu(z), beta)`` and ``(relu(z'), beta)`` in ``L^2 (+) R``, which by
+    Cauchy-Schwarz has modulus 1 only for proportional features, i.e. ``relu(z)``,
+    ``relu(z')`` proportional almost surely, i.e. ``rho_l = 1``; ``rho_{l+1} = -1`` is
+    impossible since ``E[relu relu] >= 0``.  By induction ``|rho_L| = 1`` forces
+    ``|rho_1| = 1``.  Conversely at ``rho_1 = 1`` (``x = x'``; for ``beta = 0`` any
+    ``x' = lambda x``, ``lambda > 0``) the first layer's ``acos`` has a cusp that no
+    later layer removes; at ``rho_1 = -1`` (``beta = 0``, ``x' = -lambda x``) too.  Checked
+    numerically in ``tests/test_ntk_kernels.py`` (per-layer correlations from
+    :func:`layer_correlations`; one-sided derivatives at the diagonal).
+    """
+    from derivations.kernels import a, b, u
+
+    return 1 - (u + bias**2) ** 2 / ((a + bias**2) * (b + bias**2))
+
+
+def layer_correlations(activation: str, depth: int, bias: sp.Expr = beta) -> list[sp.Expr]:
+    """The correlations ``rho_l = Sigma^l(x,x') / sqrt(Sigma^l(x,x) Sigma^l(x',x'))`` of the
+    pre-activations of layers ``l = 1 .. depth``, as SymPy expressions in ``a, b, u``."""
+    from derivations.kernels import a, b, u
+
+    _check_activation(activation)
+    _check_depth(depth)
+    out = []
+    for layer in range(1, depth + 1):
+        s11, s22, s12, _ = _recursion(activation, layer, bias, a, b, u)
+        out.append(s12 / sp.sqrt(s11 * s22))
+    return out
+
+
 def ntk_spec(activation: str, depth: int, name: str | None = None):
-    """A :class:`~derivations.kernels.KernelSpec` for the NTK (bias std parameter ``beta``)."""
+    """A :class:`~derivations.kernels.KernelSpec` for the NTK (bias std parameter ``beta``),
+    named ``ntk_<activation>`` for one hidden layer and ``ntk_<activation>_d<depth>``
+    otherwise.  ReLU NTKs declare their non-differentiable set (:func:`relu_singular`);
+    erf NTKs are smooth."""
     from derivations.kernels import KernelSpec, Param
 
     name = name or f"ntk_{activation}" + ("" if depth == 1 else f"_d{depth}")
@@ -203,6 +249,7 @@ def ntk_spec(activation: str, depth: int, name: str | None = None):
     return KernelSpec(
         name, "invariant", ntk_expr(activation, depth), (Param(beta, 1.0, "bias std"),),
         overrides={"k": fn},
+        singular=relu_singular() if activation == "relu" else None,
         title=f"NTK, {activation}, {layers}",
         notes=f"Infinite-width NTK of a fully connected {activation} network with {layers} "
         "in NTK parametrisation (N(0,1) weights, bias std beta, no output bias, all layers "
