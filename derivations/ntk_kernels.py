@@ -54,6 +54,7 @@ __all__ = [
     "stable_value_fn",
     "relu_singular",
     "layer_correlations",
+    "recursion_latex",
     "ntk_spec",
 ]
 
@@ -117,18 +118,70 @@ def _diag_map(activation: str) -> sp.Lambda:
     return sp.Lambda(s, sp.simplify(val))
 
 
+def _layer(E: Callable, Ed: Callable, D: Callable, bias: sp.Expr, state: tuple) -> tuple:
+    """One hidden layer of the recursion: ``(Sigma_11, Sigma_22, Sigma_12, Theta)`` of layer
+    ``l`` to layer ``l + 1``, for covariance maps ``E = E[sigma sigma]``,
+    ``Ed = E[sigma' sigma']`` (functions of ``s11, s22, s12``) and diagonal map ``D``."""
+    s11, s22, s12, theta = state
+    n12 = E(s11, s22, s12) + bias**2
+    return D(s11) + bias**2, D(s22) + bias**2, n12, n12 + theta * Ed(s11, s22, s12)
+
+
+def _readout(E: Callable, Ed: Callable, state: tuple) -> sp.Expr:
+    """The output layer (no bias): ``Theta = E(Sigma^L) + Theta^L Ed(Sigma^L)``."""
+    s11, s22, s12, theta = state
+    return E(s11, s22, s12) + theta * Ed(s11, s22, s12)
+
+
+def _maps(activation: str) -> tuple[Callable, Callable, Callable]:
+    kk, kd, _ = gaussian_maps(activation)
+    return (lambda *q: _apply(kk, activation, *q), lambda *q: _apply(kd, activation, *q),
+            _diag_map(activation))
+
+
 def _recursion(activation: str, depth: int, bias: sp.Expr, a_, b_, u_):
     """(Sigma^L(x,x), Sigma^L(x',x'), Sigma^L(x,x'), Theta^L) after ``depth`` hidden layers."""
-    s11, s22, s12 = a_ + bias**2, b_ + bias**2, u_ + bias**2
-    theta = s12
-    kk, kd, _ = gaussian_maps(activation)
-    dm = _diag_map(activation)
+    state = (a_ + bias**2, b_ + bias**2, u_ + bias**2, u_ + bias**2)
     for _ in range(depth - 1):
-        n12 = _apply(kk, activation, s11, s22, s12) + bias**2
-        dot = _apply(kd, activation, s11, s22, s12)
-        theta = n12 + theta * dot
-        s11, s22, s12 = dm(s11) + bias**2, dm(s22) + bias**2, n12
-    return s11, s22, s12, theta
+        state = _layer(*_maps(activation), bias, state)
+    return state
+
+
+def recursion_latex(activation: str, depth: int, bias: sp.Expr = beta) -> str:
+    """LaTeX of the layer recursion of the depth-``depth`` NTK (an ``aligned`` block),
+    printed by running the same :func:`_layer` / :func:`_readout` code as :func:`ntk_expr`
+    on placeholder functions, followed by the activation's Gaussian maps as SymPy prints
+    them.  Shown in the book in place of the expanded expression, which is too long to
+    read from two hidden layers on."""
+    from derivations.kernels import a, b, u
+
+    _check_activation(activation)
+    _check_depth(depth)
+    E, Ed, D = sp.Function("E"), sp.Function("Edot"), sp.Function("D")
+
+    def layer_symbols(layer: int) -> tuple[sp.Symbol, ...]:
+        return (*(sp.Symbol(f"Sigma_{ij}^({layer})") for ij in ("11", "22", "12")),
+                sp.Symbol(f"Theta^({layer})"))
+
+    def equations(lhs: tuple, rhs: tuple) -> list[str]:
+        return [f"{sp.latex(x)} &= {sp.latex(y)}" for x, y in zip(lhs, rhs, strict=True)]
+
+    state = layer_symbols(1)
+    lines = equations(state, (a + bias**2, b + bias**2, u + bias**2, u + bias**2))
+    for layer in range(1, depth):
+        new = _layer(E, Ed, D, bias, state)
+        state = layer_symbols(layer + 1)
+        lines += equations(state, new)
+    lines.append(f"k &= {sp.latex(_readout(E, Ed, state))}")
+    kk, kd, _ = gaussian_maps(activation)
+    args = (_s11, _s22, _s12)
+    s = sp.Symbol("s", positive=True)
+    lines.append(rf"{sp.latex(E(*args))} &= {sp.latex(kk)}")
+    lines.append(rf"{sp.latex(Ed(*args))} &= {sp.latex(kd)}")
+    lines.append(rf"{sp.latex(D(s))} &= {sp.latex(_diag_map(activation)(s))}")
+    if activation == "relu":
+        lines.append(rf"{sp.latex(_rho)} &= {sp.latex(_s12 / sp.sqrt(_s11 * _s22))}")
+    return "\\begin{aligned}\n" + " \\\\\n".join(lines) + "\n\\end{aligned}"
 
 
 def ntk_expr(activation: str, depth: int, bias: sp.Expr = beta) -> sp.Expr:
@@ -137,9 +190,8 @@ def ntk_expr(activation: str, depth: int, bias: sp.Expr = beta) -> sp.Expr:
 
     _check_activation(activation)
     _check_depth(depth)
-    s11, s22, s12, theta = _recursion(activation, depth, bias, a, b, u)
-    kk, kd, _ = gaussian_maps(activation)
-    return _apply(kk, activation, s11, s22, s12) + theta * _apply(kd, activation, s11, s22, s12)
+    E, Ed, _ = _maps(activation)
+    return _readout(E, Ed, _recursion(activation, depth, bias, a, b, u))
 
 
 def nngp_expr(activation: str, depth: int, bias: sp.Expr = beta) -> sp.Expr:
@@ -250,6 +302,7 @@ def ntk_spec(activation: str, depth: int, name: str | None = None):
         name, "invariant", ntk_expr(activation, depth), (Param(beta, 1.0, "bias std"),),
         overrides={"k": fn},
         singular=relu_singular() if activation == "relu" else None,
+        definition=recursion_latex(activation, depth) if depth > 1 else "",
         title=f"NTK, {activation}, {layers}",
         notes=f"Infinite-width NTK of a fully connected {activation} network with {layers} "
         "in NTK parametrisation (N(0,1) weights, bias std beta, no output bias, all layers "
