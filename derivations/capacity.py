@@ -161,11 +161,15 @@ def pinned_residual_slope(example: dict, digits: int = 30) -> sp.Float:
     return sp.N(sp.diff(R, kappa).subs(kappa, 0), digits)
 
 
+@cache
 def diagonal_gradient(spec: KernelSpec) -> sp.Expr | None:
     """``|grad_x k(x, x')|`` at ``x = x'`` as a SymPy expression (``None``: undefined).
 
     Isotropic: ``A(0) * |x - x| = 0`` whenever ``A(0)`` is finite.  Invariant / dot-product:
     ``(2 phi_a + phi_u) x`` on the diagonal ``a = b = u = t``, norm ``|2 phi_a + phi_u| sqrt(t)``.
+    Simplified when small (``derivations.kernels.SIMPLIFY_MAX_OPS``); a larger one (deep
+    NTKs: ``simplify`` takes minutes) is returned as is, and as ``0`` when it vanishes at 40
+    digits at generic values of ``t`` and the parameters.
     """
     coeff = spec.coefficients
     if spec.family == "isotropic":
@@ -174,10 +178,16 @@ def diagonal_gradient(spec: KernelSpec) -> sp.Expr | None:
     pa, pu = coeff.diagonal["phi_a"], coeff.diagonal["phi_u"]
     if pa is None or pu is None:
         return None
-    from derivations.kernels import a, b, u
+    from derivations.kernels import SIMPLIFY_MAX_OPS, a, b, u
 
     val = (2 * pa + pu).subs({a: t, b: t, u: t})
-    return sp.simplify(sp.Abs(val) * sp.sqrt(t))
+    if sp.count_ops(val) <= SIMPLIFY_MAX_OPS:
+        return sp.simplify(sp.Abs(val) * sp.sqrt(t))
+    probes = [{sym: sp.Rational(7 + 3 * j, 5 + k) for j, sym in enumerate(
+        sorted(val.free_symbols, key=str))} for k in range(2)]
+    if all(abs(complex(val.evalf(40, subs=p))) < 1e-30 for p in probes):
+        return sp.Integer(0)
+    return sp.Abs(val) * sp.sqrt(t)
 
 
 def clone_df(n_points: sp.Expr, kz: sp.Expr, g2: sp.Expr) -> sp.Expr:

@@ -48,6 +48,8 @@ __all__ = [
     "UnknownKernelError",
     "BUILTIN_NAMES",
     "iter_specs",
+    "singular_on_diagonal",
+    "SIMPLIFY_MAX_OPS",
 ]
 
 Family = Literal["isotropic", "dot_product", "invariant"]
@@ -157,6 +159,9 @@ class KernelSpec:
         dimensionless expression in the family's variables that vanishes exactly where
         the kernel has no derivative (e.g. ``sin^2`` of the angle for arc-cosine kernels).
         Derivatives are refused where it is below ``numerics.kernels.SINGULAR_TOL``.
+    definition:
+        Optional LaTeX shown in the book in place of ``expr`` when that is too long to read
+        (e.g. the layer recursion of a deep NTK); generated from code, never re-typed.
     """
 
     name: str
@@ -167,6 +172,7 @@ class KernelSpec:
     notes: str = ""
     overrides: Mapping[str, Callable] = field(default_factory=dict)
     singular: sp.Expr | None = None
+    definition: str = ""
 
     def __post_init__(self) -> None:
         allowed = {"isotropic": {r}, "dot_product": {u}, "invariant": {a, b, u}}[self.family]
@@ -271,16 +277,108 @@ def _finite_limit(expr: sp.Expr, var: sp.Symbol, point: sp.Expr) -> sp.Expr | No
     return val
 
 
+#: functions that are discontinuous at finite arguments: an expression containing one is
+#: never evaluated on the diagonal by substitution (its limit is taken instead)
+_DISCONTINUOUS = (sp.Piecewise, sp.sign, sp.Heaviside, sp.floor, sp.ceiling, sp.frac,
+                  sp.DiracDelta, sp.arg, sp.re, sp.im)
+
+#: diagonal values found by substitution are simplified only below this many operations
+#: (simplify takes ~40 s on a 300-operation deep-NTK coefficient; it changes no value)
+SIMPLIFY_MAX_OPS = 150
+
+
+def _probe_values(expr: sp.Expr) -> list[dict]:
+    """Generic numeric points for the free symbols of ``expr`` (exact rationals that no
+    kernel expression is singular at by construction: never 0, 1 or a small integer)."""
+    free = sorted(expr.free_symbols, key=str)
+    probes = []
+    for k, base in enumerate((sp.Rational(7, 5), sp.Rational(13, 17))):
+        probes.append({sym: base + sp.Rational(j + k, 29) for j, sym in enumerate(free)})
+    return probes
+
+
+def _is_finite_number(val: sp.Expr) -> bool:
+    if not val.is_number:
+        return False
+    try:
+        c = complex(val.evalf(30))
+    except (TypeError, ValueError):  # pragma: no cover - not a number
+        return False
+    return bool(abs(c.imag) <= 1e-20 * max(1.0, abs(c.real))) and abs(c.real) < float("inf")
+
+
+def _substituted(expr: sp.Expr, point: Mapping[sp.Symbol, sp.Expr]) -> sp.Expr | None:
+    """``expr`` at ``point`` by plain substitution, or ``None`` when that is not its limit.
+
+    Substitution gives the limit whenever ``expr`` is continuous at ``point``.  A
+    composition of elementary functions is continuous wherever it evaluates finite and
+    real, except for functions with jumps (:data:`_DISCONTINUOUS`, refused here).  So the
+    value is accepted when SymPy's result has no ``nan``/``zoo``/``oo`` and is finite and
+    real at two generic numeric points of the remaining symbols (a hidden ``0/0`` that
+    SymPy did not cancel shows up there); otherwise the caller takes the limit.
+    """
+    if expr.has(*_DISCONTINUOUS):
+        return None
+    try:
+        val = expr.subs(point)
+    except (TypeError, ValueError, ZeroDivisionError):  # pragma: no cover - SymPy failed
+        return None
+    if val.has(sp.oo, -sp.oo, sp.zoo, sp.nan) or isinstance(val, sp.AccumBounds):
+        return None
+    if not all(_is_finite_number(val.subs(probe)) for probe in _probe_values(val)):
+        return None
+    if sp.count_ops(val) <= SIMPLIFY_MAX_OPS:
+        val = sp.simplify(val)
+    return val
+
+
 def _diagonal_value(expr: sp.Expr) -> sp.Expr | None:
-    """Value of an invariant coefficient on the diagonal a = b = u = t (t > 0)."""
-    # approach the diagonal along u -> t from below (|u| <= sqrt(ab) by Cauchy-Schwarz)
+    """Value of an invariant coefficient on the diagonal a = b = u = t (t > 0).
+
+    First by substitution (cheap; exact where the coefficient is continuous there, see
+    :func:`_substituted`), else as the limit along u -> t from below (|u| <= sqrt(ab) by
+    Cauchy-Schwarz), which is what the diagonal value means.
+    """
+    val = _substituted(expr, {a: _t, b: _t, u: _t})
+    if val is not None:
+        return val
     eps = sp.Symbol("eps_", positive=True)
     return _finite_limit(expr.subs({a: _t, b: _t}).subs(u, _t * (1 - eps)), eps, 0)
 
 
+def _radial_value(expr: sp.Expr) -> sp.Expr | None:
+    """Value of an isotropic coefficient at r -> 0+ (substitution first, as above)."""
+    val = _substituted(expr, {r: sp.Integer(0)})
+    return val if val is not None else _finite_limit(expr, r, 0)
+
+
+def singular_on_diagonal(spec: KernelSpec) -> bool:
+    """Whether ``spec.singular`` vanishes on the diagonal ``a = b = u = t``: the kernel
+    then has no input derivative at ``x = x'`` (numerics refuses derivatives where the
+    singular expression is below ``SINGULAR_TOL``), so its diagonal coefficients are
+    undefined without taking any limit.  Decided symbolically, else numerically at
+    generic ``t`` and parameter values."""
+    if spec.singular is None or spec.family == "isotropic":
+        return False
+    val = spec.singular.subs({a: _t, b: _t, u: _t})
+    if val.is_number or sp.count_ops(val) <= SIMPLIFY_MAX_OPS:
+        val = sp.simplify(val)
+    if val == 0:
+        return True
+    probes = _probe_values(val)
+    return all(_is_finite_number(val.subs(p)) and abs(float(val.subs(p).evalf(30))) < 1e-20
+               for p in probes)
+
+
 def gradient_coefficients(spec: KernelSpec) -> GradientCoefficients:
     """Derive the coordinate-free gradient / Hessian coefficients of ``spec`` (see
-    :class:`GradientCoefficients`)."""
+    :class:`GradientCoefficients`).
+
+    The diagonal values: ``None`` for every coefficient of a kernel whose declared
+    ``singular`` set contains the diagonal (:func:`singular_on_diagonal`; no limit is
+    taken, which for the deep ReLU NTKs would not finish); otherwise substitution where
+    it is exact and SymPy's limit where it is not (:func:`_diagonal_value`).
+    """
     if spec.family == "isotropic":
         g = spec.expr
         g1 = sp.diff(g, r)
@@ -290,7 +388,7 @@ def gradient_coefficients(spec: KernelSpec) -> GradientCoefficients:
         return GradientCoefficients(
             family="isotropic",
             terms={"A": A, "C": C},
-            diagonal={"A": _finite_limit(A, r, 0), "C": _finite_limit(C, r, 0)},
+            diagonal={"A": _radial_value(A), "C": _radial_value(C)},
         )
     phi = spec.invariant_expr()
     terms = {
@@ -303,6 +401,8 @@ def gradient_coefficients(spec: KernelSpec) -> GradientCoefficients:
     # no simplify(): it costs seconds on the arc-cosine kernels and changes nothing numerically
     if spec.family == "dot_product":
         diagonal = {k: (v if v.is_finite is not False else None) for k, v in terms.items()}
+    elif singular_on_diagonal(spec):
+        diagonal = dict.fromkeys(terms)
     else:
         diagonal = {k: _diagonal_value(v) for k, v in terms.items()}
     return GradientCoefficients(family=spec.family, terms=terms, diagonal=diagonal)
@@ -397,6 +497,8 @@ def _ntk_relu_stable(a_, b_, u_, *, beta: float):
     )
 
 
+from derivations import ntk_kernels as _ntk  # noqa: E402  (needs KernelSpec, Param above)
+
 _BUILTIN = [
     KernelSpec(
         "linear", "dot_product", u, (),
@@ -440,10 +542,17 @@ _BUILTIN = [
         notes="Infinite-width NTK of a one-hidden-layer ReLU network in NTK parametrisation "
         "with N(0,1) weights and bias std beta, both layers trained.",
     ),
-    # fully connected NTKs built in derivations/ntk_kernels.py (issue 6); deeper ReLU NTKs
-    # are available from ntk_kernels.ntk_spec but not registered: SymPy's diagonal limits
-    # in gradient_coefficients do not finish for them (> 60 s)
-    __import__("derivations.ntk_kernels", fromlist=["ntk_spec"]).ntk_spec("erf", 1),
+    # fully connected NTKs built in derivations/ntk_kernels.py (issue 6): erf with one
+    # hidden layer, and two hidden layers for both activations (the depth-1 ReLU NTK is
+    # ntk_relu above, which ntk_spec("relu", 1) reproduces).  Deep ReLU NTKs declare the
+    # first layer's singular set (ntk_kernels.relu_singular), so gradient_coefficients takes
+    # no diagonal limit for them; erf NTKs are smooth and their diagonal values come by
+    # substitution.  Depth 3 (ntk_spec(act, 3)) is not registered: it adds ~18 s of SymPy
+    # differentiation + lambdify per test process and ~100 s to the default test run, and the
+    # erf one fails C2's tight-cluster slope check (test_tight_cluster_error_vanishes_with_
+    # sigma: the measured error, linear in sigma below 1e-4, nearly cancels between its first-
+    # and second-order parts at sigma ~ 1e-3 ell, so the slope over [1e-4, 1e-3] is 0.39).
+    *(_ntk.ntk_spec(act, depth) for act, depth in (("erf", 1), ("relu", 2), ("erf", 2))),
 ]
 
 for _spec in _BUILTIN:

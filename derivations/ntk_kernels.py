@@ -52,6 +52,9 @@ __all__ = [
     "ntk_expr",
     "nngp_expr",
     "stable_value_fn",
+    "relu_singular",
+    "layer_correlations",
+    "recursion_latex",
     "ntk_spec",
 ]
 
@@ -115,18 +118,70 @@ def _diag_map(activation: str) -> sp.Lambda:
     return sp.Lambda(s, sp.simplify(val))
 
 
+def _layer(E: Callable, Ed: Callable, D: Callable, bias: sp.Expr, state: tuple) -> tuple:
+    """One hidden layer of the recursion: ``(Sigma_11, Sigma_22, Sigma_12, Theta)`` of layer
+    ``l`` to layer ``l + 1``, for covariance maps ``E = E[sigma sigma]``,
+    ``Ed = E[sigma' sigma']`` (functions of ``s11, s22, s12``) and diagonal map ``D``."""
+    s11, s22, s12, theta = state
+    n12 = E(s11, s22, s12) + bias**2
+    return D(s11) + bias**2, D(s22) + bias**2, n12, n12 + theta * Ed(s11, s22, s12)
+
+
+def _readout(E: Callable, Ed: Callable, state: tuple) -> sp.Expr:
+    """The output layer (no bias): ``Theta = E(Sigma^L) + Theta^L Ed(Sigma^L)``."""
+    s11, s22, s12, theta = state
+    return E(s11, s22, s12) + theta * Ed(s11, s22, s12)
+
+
+def _maps(activation: str) -> tuple[Callable, Callable, Callable]:
+    kk, kd, _ = gaussian_maps(activation)
+    return (lambda *q: _apply(kk, activation, *q), lambda *q: _apply(kd, activation, *q),
+            _diag_map(activation))
+
+
 def _recursion(activation: str, depth: int, bias: sp.Expr, a_, b_, u_):
     """(Sigma^L(x,x), Sigma^L(x',x'), Sigma^L(x,x'), Theta^L) after ``depth`` hidden layers."""
-    s11, s22, s12 = a_ + bias**2, b_ + bias**2, u_ + bias**2
-    theta = s12
-    kk, kd, _ = gaussian_maps(activation)
-    dm = _diag_map(activation)
+    state = (a_ + bias**2, b_ + bias**2, u_ + bias**2, u_ + bias**2)
     for _ in range(depth - 1):
-        n12 = _apply(kk, activation, s11, s22, s12) + bias**2
-        dot = _apply(kd, activation, s11, s22, s12)
-        theta = n12 + theta * dot
-        s11, s22, s12 = dm(s11) + bias**2, dm(s22) + bias**2, n12
-    return s11, s22, s12, theta
+        state = _layer(*_maps(activation), bias, state)
+    return state
+
+
+def recursion_latex(activation: str, depth: int, bias: sp.Expr = beta) -> str:
+    """LaTeX of the layer recursion of the depth-``depth`` NTK (an ``aligned`` block),
+    printed by running the same :func:`_layer` / :func:`_readout` code as :func:`ntk_expr`
+    on placeholder functions, followed by the activation's Gaussian maps as SymPy prints
+    them.  Shown in the book in place of the expanded expression, which is too long to
+    read from two hidden layers on."""
+    from derivations.kernels import a, b, u
+
+    _check_activation(activation)
+    _check_depth(depth)
+    E, Ed, D = sp.Function("E"), sp.Function("Edot"), sp.Function("D")
+
+    def layer_symbols(layer: int) -> tuple[sp.Symbol, ...]:
+        return (*(sp.Symbol(f"Sigma_{ij}^({layer})") for ij in ("11", "22", "12")),
+                sp.Symbol(f"Theta^({layer})"))
+
+    def equations(lhs: tuple, rhs: tuple) -> list[str]:
+        return [f"{sp.latex(x)} &= {sp.latex(y)}" for x, y in zip(lhs, rhs, strict=True)]
+
+    state = layer_symbols(1)
+    lines = equations(state, (a + bias**2, b + bias**2, u + bias**2, u + bias**2))
+    for layer in range(1, depth):
+        new = _layer(E, Ed, D, bias, state)
+        state = layer_symbols(layer + 1)
+        lines += equations(state, new)
+    lines.append(f"k &= {sp.latex(_readout(E, Ed, state))}")
+    kk, kd, _ = gaussian_maps(activation)
+    args = (_s11, _s22, _s12)
+    s = sp.Symbol("s", positive=True)
+    lines.append(rf"{sp.latex(E(*args))} &= {sp.latex(kk)}")
+    lines.append(rf"{sp.latex(Ed(*args))} &= {sp.latex(kd)}")
+    lines.append(rf"{sp.latex(D(s))} &= {sp.latex(_diag_map(activation)(s))}")
+    if activation == "relu":
+        lines.append(rf"{sp.latex(_rho)} &= {sp.latex(_s12 / sp.sqrt(_s11 * _s22))}")
+    return "\\begin{aligned}\n" + " \\\\\n".join(lines) + "\n\\end{aligned}"
 
 
 def ntk_expr(activation: str, depth: int, bias: sp.Expr = beta) -> sp.Expr:
@@ -135,9 +190,8 @@ def ntk_expr(activation: str, depth: int, bias: sp.Expr = beta) -> sp.Expr:
 
     _check_activation(activation)
     _check_depth(depth)
-    s11, s22, s12, theta = _recursion(activation, depth, bias, a, b, u)
-    kk, kd, _ = gaussian_maps(activation)
-    return _apply(kk, activation, s11, s22, s12) + theta * _apply(kd, activation, s11, s22, s12)
+    E, Ed, _ = _maps(activation)
+    return _readout(E, Ed, _recursion(activation, depth, bias, a, b, u))
 
 
 def nngp_expr(activation: str, depth: int, bias: sp.Expr = beta) -> sp.Expr:
@@ -193,8 +247,52 @@ def stable_value_fn(activation: str, depth: int) -> Callable:
     return value
 
 
+def relu_singular(bias: sp.Expr = beta) -> sp.Expr:
+    """Where a ReLU NTK of *any* depth has no input derivative: ``1 - rho_1^2`` with
+    ``rho_1 = (u + beta^2) / sqrt((a + beta^2)(b + beta^2))`` the first layer's
+    correlation, i.e. ``sin^2`` of the angle between the augmented inputs ``(x, beta)``
+    and ``(x', beta)`` (the ``singular`` expression of the foundation ``ntk_relu``).
+
+    Why the first layer's angle alone, at every depth: the per-layer maps ``E[relu relu]``
+    and ``E[relu' relu']`` are analytic in ``(s11, s22, rho)`` for ``s11, s22 > 0`` and
+    ``|rho| < 1`` (the only non-smooth points of ``acos``, ``sqrt(1 - rho^2)`` are
+    ``rho = +-1``), and the diagonal map ``s -> s/2 + beta^2`` is linear, so the NTK is
+    smooth wherever every layer's correlation ``rho_l`` has ``|rho_l| < 1``.  And
+    ``|rho_{l+1}| = 1`` only if ``rho_l = 1``: ``rho_{l+1}`` is the correlation of the
+    features ``(relu(z), beta)`` and ``(relu(z'), beta)`` in ``L^2 (+) R``, which by
+    Cauchy-Schwarz has modulus 1 only for proportional features, i.e. ``relu(z)``,
+    ``relu(z')`` proportional almost surely, i.e. ``rho_l = 1``; ``rho_{l+1} = -1`` is
+    impossible since ``E[relu relu] >= 0``.  By induction ``|rho_L| = 1`` forces
+    ``|rho_1| = 1``.  Conversely at ``rho_1 = 1`` (``x = x'``; for ``beta = 0`` any
+    ``x' = lambda x``, ``lambda > 0``) the first layer's ``acos`` has a cusp that no
+    later layer removes; at ``rho_1 = -1`` (``beta = 0``, ``x' = -lambda x``) too.  Checked
+    numerically in ``tests/test_ntk_kernels.py`` (per-layer correlations from
+    :func:`layer_correlations`; one-sided derivatives at the diagonal).
+    """
+    from derivations.kernels import a, b, u
+
+    return 1 - (u + bias**2) ** 2 / ((a + bias**2) * (b + bias**2))
+
+
+def layer_correlations(activation: str, depth: int, bias: sp.Expr = beta) -> list[sp.Expr]:
+    """The correlations ``rho_l = Sigma^l(x,x') / sqrt(Sigma^l(x,x) Sigma^l(x',x'))`` of the
+    pre-activations of layers ``l = 1 .. depth``, as SymPy expressions in ``a, b, u``."""
+    from derivations.kernels import a, b, u
+
+    _check_activation(activation)
+    _check_depth(depth)
+    out = []
+    for layer in range(1, depth + 1):
+        s11, s22, s12, _ = _recursion(activation, layer, bias, a, b, u)
+        out.append(s12 / sp.sqrt(s11 * s22))
+    return out
+
+
 def ntk_spec(activation: str, depth: int, name: str | None = None):
-    """A :class:`~derivations.kernels.KernelSpec` for the NTK (bias std parameter ``beta``)."""
+    """A :class:`~derivations.kernels.KernelSpec` for the NTK (bias std parameter ``beta``),
+    named ``ntk_<activation>`` for one hidden layer and ``ntk_<activation>_d<depth>``
+    otherwise.  ReLU NTKs declare their non-differentiable set (:func:`relu_singular`);
+    erf NTKs are smooth."""
     from derivations.kernels import KernelSpec, Param
 
     name = name or f"ntk_{activation}" + ("" if depth == 1 else f"_d{depth}")
@@ -203,6 +301,8 @@ def ntk_spec(activation: str, depth: int, name: str | None = None):
     return KernelSpec(
         name, "invariant", ntk_expr(activation, depth), (Param(beta, 1.0, "bias std"),),
         overrides={"k": fn},
+        singular=relu_singular() if activation == "relu" else None,
+        definition=recursion_latex(activation, depth) if depth > 1 else "",
         title=f"NTK, {activation}, {layers}",
         notes=f"Infinite-width NTK of a fully connected {activation} network with {layers} "
         "in NTK parametrisation (N(0,1) weights, bias std beta, no output bias, all layers "

@@ -27,6 +27,7 @@ Spectra
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import cache
 from typing import NamedTuple
 
 import numpy as np
@@ -535,14 +536,22 @@ def loglog_fit(xs, ys) -> float:
     return float(np.polyfit(np.log(xs), np.log(ys), 1)[0])
 
 
+@cache
+def _R_k_function(spec) -> Callable[..., torch.Tensor]:
+    """C3's R_k of ``spec`` lambdified once, the parameters as trailing arguments
+    (substituting them first and compiling per call took seconds for the deep NTKs)."""
+    args = ((r,) if spec.family == "isotropic" else (a, b, u)) + spec.param_symbols
+    return lambdify_torch(args, ros.R_k(spec))
+
+
 def R_numeric(kernel, x0: torch.Tensor, zeta: torch.Tensor) -> float:
     """The derived R_k (lambdified, family variables) at (x0, zeta)."""
     spec = kernel.spec
-    expr = spec.subs_params(ros.R_k(spec), **kernel.params)
+    fn = _R_k_function(spec)
+    params = [torch.as_tensor(kernel.params[p.name], dtype=x0.dtype) for p in spec.params]
     if spec.family == "isotropic":
-        return float(lambdify_torch((r,), expr)(torch.linalg.vector_norm(x0 - zeta)[None])[0])
-    fn = lambdify_torch((a, b, u), expr)
-    return float(fn((x0 @ x0)[None], (zeta @ zeta)[None], (x0 @ zeta)[None])[0])
+        return float(fn(torch.linalg.vector_norm(x0 - zeta)[None], *params)[0])
+    return float(fn((x0 @ x0)[None], (zeta @ zeta)[None], (x0 @ zeta)[None], *params)[0])
 
 
 def spike_closed_form(case, clean):

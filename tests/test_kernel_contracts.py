@@ -6,6 +6,9 @@ forms, and KRR predictions = scikit-learn's ``KernelRidge`` on the same Gram."""
 
 from __future__ import annotations
 
+from functools import cache
+
+import mpmath
 import numpy as np
 import pytest
 import sympy as sp
@@ -14,7 +17,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sklearn.kernel_ridge import KernelRidge
 
-from derivations.kernels import get_spec
+from derivations.kernels import KernelSpec
 from numerics.kernels import TorchKernel, check_gram_psd
 from numerics.krr import KRR
 from numerics.strategies import kernel_for, kernels_for_param, point_clouds, ridges, seeds
@@ -47,9 +50,41 @@ def test_gram_psd(kernel_name, data):
         check_gram_psd(k.gram(X), name=str(k))
 
 
-def _point(xs, ys, x: torch.Tensor, y: torch.Tensor) -> dict:
-    vals = [sp.Float(v, 30) for v in [*x.tolist(), *y.tolist()]]
-    return dict(zip([*xs, *ys], vals, strict=True))
+#: working precision (decimal digits) of the high-precision evaluation of SymPy expressions
+_DPS = 60
+
+
+@cache
+def _coordinate_functions(spec: KernelSpec, d: int, derivatives: bool):
+    """The kernel's coordinate expression in R^d (:meth:`KernelSpec.coordinate_expr`) and,
+    with ``derivatives``, its gradient and Hessian in x by ``sympy.diff`` in coordinates,
+    compiled once per kernel and dimension by ``lambdify(..., "mpmath", cse=True)``; the
+    parameters stay symbolic (arguments after the coordinates).
+
+    The expressions are exactly SymPy's; only the evaluation differs from ``evalf``:
+    mpmath at :data:`_DPS` digits with shared subexpressions computed once.  (``evalf`` with
+    substituted 30-digit parameters re-evaluates every shared subtree and took minutes per
+    example for the two-layer NTKs; differentiating with numeric Float parameters was ~10x
+    slower than with symbolic ones.)
+    """
+    xs, ys, expr = spec.coordinate_expr(d)
+    exprs = [expr]
+    if derivatives:
+        grad = [sp.diff(expr, xi) for xi in xs]
+        exprs += grad + [gi.diff(xj) for gi in grad for xj in xs]
+    return sp.lambdify([*xs, *ys, *spec.param_symbols], exprs, modules="mpmath", cse=True)
+
+
+def _sympy_values(k: TorchKernel, x: torch.Tensor, y: torch.Tensor, *,
+                  derivatives: bool = False) -> list[float]:
+    """SymPy's expressions (see :func:`_coordinate_functions`) at ``(x, y)`` and the
+    kernel's parameters, each rounded to float64; at a branch point a ~1e-60 negative
+    radicand can leave a tiny imaginary part, which is dropped (the real part is kept)."""
+    fn = _coordinate_functions(k.spec, x.shape[0], derivatives)
+    with mpmath.workdps(_DPS):
+        args = [mpmath.mpf(float(v)) for v in [*x.tolist(), *y.tolist()]]
+        args += [mpmath.mpf(k.params[p.name]) for p in k.spec.params]
+        return [float(mpmath.re(v)) for v in fn(*args)]
 
 
 def _branch_point_pairs(k: TorchKernel, X: torch.Tensor, Y: torch.Tensor) -> torch.Tensor:
@@ -63,19 +98,14 @@ def _branch_point_pairs(k: TorchKernel, X: torch.Tensor, Y: torch.Tensor) -> tor
 @settings(max_examples=5)
 @given(data=st.data())
 def test_sympy_value_equals_torch(kernel_name, data):
-    """The coordinate expression evaluated by SymPy at 30 digits equals the torch Gram
+    """The coordinate expression evaluated at 60 digits equals the torch Gram
     ("exact"; "branch_point" tolerance at a kernel's declared singular set)."""
     for name in kernels_for_param(kernel_name):
         k = data.draw(kernel_for(name))
         d = data.draw(st.integers(1, 3))
         X = data.draw(point_clouds(n=st.just(3), d=st.just(d)))
         Y = data.draw(point_clouds(n=st.just(3), d=st.just(d)))
-        xs, ys, expr = k.spec.coordinate_expr(d)
-        expr = k.spec.subs_params(expr, **k.params)
-        # SymPy's own evaluation at 30 digits; at a branch point a ~1e-30 negative radicand
-        # can leave a ~1e-15 imaginary part, which is dropped (the real part is compared)
-        ref = np.array([[float(sp.re(expr.evalf(30, subs=_point(xs, ys, X[i], Y[j]))))
-                         for j in range(3)] for i in range(3)])
+        ref = np.array([[_sympy_values(k, X[i], Y[j])[0] for j in range(3)] for i in range(3)])
         K = k.gram(X, Y).numpy()
         bp = _branch_point_pairs(k, X, Y).numpy()
         assert_close(K[~bp], ref[~bp], "exact", f"{k}: SymPy value vs torch Gram")
@@ -150,12 +180,7 @@ def test_derivatives_closed_form_vs_autograd_vs_fd(kernel_name, data):
 def test_coordinate_free_formula_vs_sympy_diff(kernel_name, data):
     """The coordinate-free gradient/Hessian coefficients equal sympy.diff in d = 2."""
     for name in kernels_for_param(kernel_name):
-        spec = get_spec(name)
         k = data.draw(kernel_for(name))
-        xs, ys, expr = spec.coordinate_expr(2)
-        expr = spec.subs_params(expr, **k.params)
-        grad_sym = [sp.diff(expr, xi) for xi in xs]
-        hess_sym = [[sp.diff(expr, xi, xj) for xj in xs] for xi in xs]
         X = data.draw(point_clouds(n=st.just(1), d=st.just(2)))
         Y = data.draw(point_clouds(n=st.just(1), d=st.just(2)))
         if not _separated(X, Y):
@@ -165,9 +190,9 @@ def test_coordinate_free_formula_vs_sympy_diff(kernel_name, data):
         except NonDifferentiableError:
             assert not k.spec.smooth_on_diagonal
             continue  # e.g. arc-cosine kernels at parallel inputs: no derivative to compare
-        pt = _point(xs, ys, X[0], Y[0])
-        g_ref = np.array([float(e.evalf(30, subs=pt)) for e in grad_sym])
-        h_ref = np.array([[float(e.evalf(30, subs=pt)) for e in row] for row in hess_sym])
+        vals = _sympy_values(k, X[0], Y[0], derivatives=True)
+        g_ref = np.array(vals[1:3])
+        h_ref = np.array(vals[3:7]).reshape(2, 2)
         assert_close(g[0], g_ref, "autograd", f"{k}: gradient vs sympy.diff")
         assert_close(h[0], h_ref, "autograd", f"{k}: Hessian vs sympy.diff")
 
