@@ -43,12 +43,22 @@ def _flow(a, B, g0, y, kap):
     return H, rhs
 
 
+#: integrator tolerances (DOP853); scipy's floor for rtol is 100 eps = 2.2e-14
+_RTOL, _ATOL = 1e-13, 1e-16
+
+
 def _integrate(a, B, g0, y, w0, kap):
+    """w(t) on the grid TIMES, one solve per grid interval: every reported state is a step
+    end point (solve_ivp's ``t_eval`` interpolates inside steps, with errors ~1e-8 in a fast
+    decaying component, found by the thorough profile: seed 108, kappa 2, n 2)."""
     H, rhs = _flow(a, B, g0, y, kap)
-    sol = solve_ivp(lambda _t, w: -H @ w + rhs, (0, TIMES[-1]), w0, method="DOP853",
-                    t_eval=TIMES, rtol=1e-12, atol=1e-14)
-    assert sol.success
-    return sol.y.T  # (T, p)
+    W = [np.asarray(w0, dtype=float)]
+    for t0, t1 in zip(TIMES[:-1], TIMES[1:], strict=True):
+        sol = solve_ivp(lambda _t, w: -H @ w + rhs, (t0, t1), W[-1], method="DOP853",
+                        rtol=_RTOL, atol=_ATOL)
+        assert sol.success
+        W.append(sol.y[:, -1])
+    return np.stack(W)  # (T, p)
 
 
 def _energy(B, g0, W, v):
@@ -98,11 +108,24 @@ def test_single_input_eigenmode_exact(seed, kap):
         assert_close(E, E[0] * np.exp(-2 * kap * mu_ * TIMES), "ode", "eigenmode energy")
 
 
+#: global error of the integration relative to the state w (1e4 x _RTOL: margin for
+#: accumulation over the steps), carried to g by |B|: the energy of a mode is compared
+#: with ~eps_g^2 + 2 sqrt(E) eps_g
+_ODE_REL = 1e-9
+
+
 @pytest.mark.claim("C12", "corrected")
+# found by the dev / thorough profiles: the top mode decays exactly at the bound and
+# carries the integrator's error (mu = 7.13: E = 7.7e-8 off by 2e-14 at t = 3.6 with
+# rtol 1e-12; mu = 11.5, kappa = 2: E = 8.5e-22 at t = 4.8 where the bound is 1e-61)
+@example(seed=4_294_967_295, kap=0.375, n=2)
+@example(seed=2, kap=2.0, n=1)
+@example(seed=108, kap=2.0, n=2)
 @given(seed=seeds, kap=st.floats(0.1, 3.0), n=st.integers(1, 4))
 def test_subspace_bound_without_data(seed, kap, n):
     """No data term (g affine in w, target g = 0): the energy of g in the spectral subspace
-    {mu >= alpha} of the stacked operator Theta = B B^T / n obeys the bound."""
+    {mu >= alpha} of the stacked operator Theta = B B^T / n obeys the bound (the top
+    subspace with equality), up to the integrator's error (``_ODE_REL`` of the state)."""
     d, p = 2, 6
     a, B, g0, y, w0 = _model(seed, n, d, p, data=False)
     g0[:] = 0.0
@@ -115,7 +138,10 @@ def test_subspace_bound_without_data(seed, kap, n):
             continue
         P = V[:, j:]
         E = ((Gs @ P) ** 2).sum(1)
-        assert np.all(E <= E[0] * np.exp(-2 * kap * mus[j] * TIMES) * (1 + 1e-8) + 1e-14)
+        bound = E[0] * np.exp(-2 * kap * mus[j] * TIMES)
+        # error of g(t) from the integration
+        err = _ODE_REL * np.linalg.norm(Bs, 2) * np.linalg.norm(W, axis=1)
+        assert np.all(E <= bound * (1 + 1e-8) + 2 * np.sqrt(bound) * err + err**2)
 
 
 #: scalar model with the data term: a = b = y = w0 = 1, kappa = 1: E(t) -> 1/4, bound -> 0

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from derivations.kernels import get_spec
@@ -73,18 +73,33 @@ def _instance(kernel_name, seed, n=6, d=2, P=4):
     return X, Z, y
 
 
+#: the Newton path resolves the minimiser to ~eps * cond(Hessian of E); where that
+#: exceeds 1e-10 it cannot confirm agreement at the "refit" tolerance (1e-8)
+_MAX_EPS_COND = 1e-10
+
+
 @pytest.mark.claim("C8", "numeric")
 @settings(max_examples=8)
+# found by the dev profile: polynomial kernel, rkhs variant, cond(Hessian of E) = 3.7e8
+# (K^2 squares cond K = 1e8): the paths differ by 1.7e-8 there, as eps * cond predicts;
+# that variant is excluded by the precondition, the dual one (cond 231) is still checked
+@example(seed=3491337, c=1.0, kappa=1.0)  # (every kernel; the failure was polynomial)
 @given(seed=seeds, c=st.floats(-1.0, 0.5).map(lambda e: 10.0**e),
        kappa=st.floats(-2.0, 1.0).map(lambda e: 10.0**e))
 def test_closed_form_vs_optimiser(kernel_name, seed, c, kappa):
+    """Closed-form alpha = Newton minimiser of the objective written directly as code.
+    Precision precondition: eps * cond(Hessian of the objective) <= 1e-10."""
     for name in kernels_for_param(kernel_name):
         k = get_kernel(name)
         X, Z, y = _instance(name, seed)
         K, G = k.gram(X), penalty_gram(k, Z, X)
         for variant in ("dual", "rkhs"):
+            E = _objective(k, X, Z, y, c, kappa, variant)
+            cond = float(torch.linalg.cond(torch.func.hessian(E)(torch.zeros_like(y))))
+            if np.finfo(np.float64).eps * cond > _MAX_EPS_COND:
+                continue
             a_closed = solve_function_gradient(K, G, y, c, kappa, variant)
-            a_num = _newton_minimise(_objective(k, X, Z, y, c, kappa, variant), X.shape[0])
+            a_num = _newton_minimise(E, X.shape[0])
             # compare fitted values (alpha is unique here, but f is what matters)
             assert_close(K @ a_num, K @ a_closed, "refit", f"{name} {variant} fitted values")
 

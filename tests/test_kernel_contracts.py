@@ -39,7 +39,14 @@ def test_symmetric(kernel_name, data):
         k = data.draw(kernel_for(name))
         X = data.draw(point_clouds())
         Y = data.draw(point_clouds(d=st.just(X.shape[1])))
-        assert_close(k.gram(X, Y), k.gram(Y, X).T, "exact", f"{k}: K(X,Y) = K(Y,X)^T")
+        K, KT = k.gram(X, Y), k.gram(Y, X).T
+        # at a declared singular set (parallel augmented inputs of arc-cosine kernels) the
+        # value passes through acos at its branch point: x.y from two different GEMMs
+        # (X Y^T, Y X^T) may differ in the last bit, which acos turns into ~sqrt(eps)
+        # (found by the dev profile: ntk_relu_d2, beta = 0, parallel inputs, 4.5e-9)
+        bp = _branch_point_pairs(k, X, Y)
+        assert_close(K[~bp], KT[~bp], "exact", f"{k}: K(X,Y) = K(Y,X)^T")
+        assert_close(K[bp], KT[bp], "branch_point", f"{k}: K(X,Y) = K(Y,X)^T at branch points")
 
 
 @given(data=st.data())
