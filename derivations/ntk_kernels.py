@@ -225,6 +225,10 @@ def stable_value_fn(activation: str, depth: int) -> Callable:
         import torch
 
         f_kk, f_kd, f_dm = compiled()
+        # symmetric by construction: k(a, b, u) and k(b, a, u) see the same arguments (the
+        # generated products are not commutative to the last bit, and near parallel inputs
+        # the next layer's acos turns one ulp into ~sqrt(eps): K(X, X) was not symmetric)
+        a_, b_ = torch.minimum(a_, b_), torch.maximum(a_, b_)
         q11, q22, q12 = a_ + beta**2, b_ + beta**2, u_ + beta**2
         th = q12
 
