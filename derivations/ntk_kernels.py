@@ -239,11 +239,16 @@ def stable_value_fn(activation: str, depth: int) -> Callable:
                 cos = q12  # unused by the erf maps
             return f_kk(q11, q22, q12, cos), f_kd(q11, q22, q12, cos)
 
+        # identical inputs (a = b = u) stay identical at every layer: the generated cross
+        # map at cos = 1 and the diagonal map can differ in the last bit, which the next
+        # layer's acos would turn into ~sqrt(eps)
+        same = (q11 == q22) & (q12 == q11)
         for _ in range(depth - 1):
             e, ed = maps(q11, q22, q12)
             n12 = e + beta**2
             th = n12 + th * ed
-            q11, q22, q12 = f_dm(q11) + beta**2, f_dm(q22) + beta**2, n12
+            q11, q22 = f_dm(q11) + beta**2, f_dm(q22) + beta**2
+            q12 = torch.where(same, q11, n12)
         e, ed = maps(q11, q22, q12)
         return e + th * ed
 

@@ -139,8 +139,16 @@ class TorchKernel:
         if self.family == "isotropic":
             return (_pairwise_distance(X, Y),)
         uu = X @ Y.T
-        aa = (X * X).sum(1)[:, None].expand_as(uu)
-        bb = (Y * Y).sum(1)[None, :].expand_as(uu)
+        na, nb = (X * X).sum(1), (Y * Y).sum(1)
+        # identical inputs (the Gram diagonal, clone poisons) get u = a exactly: the GEMM's
+        # x.x can differ from the row sum |x|^2 in the last bit, and an arc-cosine kernel
+        # turns cos = 1 - ulp into an error ~sqrt(eps) (k(x, x) was off by ~1e-8)
+        if X.shape[0] and Y.shape[0]:
+            ids = torch.unique(torch.cat((X, Y)), dim=0, return_inverse=True)[1]
+            same = ids[: X.shape[0], None] == ids[None, X.shape[0] :]
+            uu = torch.where(same, na[:, None], uu)
+        aa = na[:, None].expand_as(uu)
+        bb = nb[None, :].expand_as(uu)
         return (aa, bb, uu)
 
     def gram(self, X, Y=None) -> torch.Tensor:

@@ -27,7 +27,7 @@ from numerics.poisons import clone_cluster, triggered_point, with_poisons
 from numerics.regularised import RegularisedKRR, penalty_jacobians
 from numerics.strategies import kernels_for_param, param_values, seeds
 from numerics.tolerances import assert_close
-from numerics.validation import NonDifferentiableError
+from numerics.validation import NonDifferentiableError, SingularSystemError
 
 
 @pytest.mark.claim("C10", "symbolic")
@@ -102,6 +102,10 @@ def test_exact_penalised_shift_vs_refit(case, kap):
         closed = _exact_closed_form(k, X, y, zeta, case["m"], 1.0, case["c"], kap, Z, x0)
     except NonDifferentiableError:
         reject()  # penalty undefined where the kernel has no input gradient
+    except SingularSystemError:
+        # refused with a clear error: no float64 answer to check (found by the thorough
+        # profile: polynomial gamma=10, p=4, d=3, c=1, kappa=1: condition number 2e12)
+        reject()
     measured = float(pois.predict(x0[None])[0] - clean.predict(x0[None])[0])
     assert_close(np.array(measured), np.array(closed), "refit", f"{case['kernel']} shift")
 
@@ -201,7 +205,14 @@ def test_dominance_suppression_corrected(case):
                    .predict(x0[None])[0]) for kap in (0.0, 0.1, 1.0, 10.0)]
     except NonDifferentiableError:
         reject()
+    except SingularSystemError:  # refused with a clear error (polynomial, gamma=10, p=4)
+        reject()
     a = np.abs(f)
     assert np.all(np.diff(a) <= 1e-12 * (a.max() + 1e-300)), a
-    if gz > 0 and a[0] > 1e-12:
+    # strictly: S_10 / S_0 = 1 - 10 m g / (c + m (k_zeta + 10 g)); float64 resolves that
+    # only if 10 m g / (c + m k_zeta) is well above eps (found by the dev profile: Gaussian
+    # ell = 0.1, penalty point 1.6 from zeta, g_zeta = 3.4e-112, a[-1] == a[0])
+    k_zeta = float(k.gram(zeta[None])[0, 0])
+    resolvable = 10 * case["m"] * gz > 1e-10 * (case["c"] + case["m"] * k_zeta)
+    if gz > 0 and a[0] > 1e-12 and resolvable:
         assert a[-1] < a[0]
