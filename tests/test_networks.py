@@ -15,7 +15,9 @@ from numerics.tolerances import assert_close
 
 def _gram(fn, X, beta=1.0):
     u = X @ X.T
-    a = (X * X).sum(1)[:, None].expand_as(u)
+    a = (X * X).sum(1)
+    u.diagonal().copy_(a)  # x.x = |x|^2 exactly on the diagonal, as TorchKernel.gram does
+    a = a[:, None].expand_as(u)
     return fn(a, a.T, u, beta=beta)
 
 
