@@ -75,15 +75,17 @@ def _floatify(expr: sp.Expr) -> sp.Expr:
     return expr.func(*[_floatify(arg) for arg in expr.args])
 
 
-def lambdify_torch(args: tuple[sp.Symbol, ...], expr: sp.Expr) -> Callable[..., torch.Tensor]:
+def lambdify_torch(args: tuple[sp.Symbol, ...], expr: sp.Expr | list[sp.Expr]) -> Callable:
     """``lambdify(args, expr, "torch")`` whose result always broadcasts to a tensor (the
-    shape of the tensor arguments; Python numbers such as hyper-parameters broadcast)."""
-    fn = sp.lambdify(args, _floatify(sp.sympify(expr)), modules="torch")
+    shape of the tensor arguments; Python numbers such as hyper-parameters broadcast).
 
-    def wrapped(*xs) -> torch.Tensor:
-        out = fn(*xs)
-        tensors = [x for x in xs if isinstance(x, torch.Tensor)]
-        ref = torch.broadcast_tensors(*tensors)[0] if tensors else None
+    For a list of expressions the function returns a list, computed in one call with
+    common sub-expressions evaluated once (``cse=True``)."""
+    many = isinstance(expr, (list, tuple))
+    exprs = [_floatify(sp.sympify(e)) for e in (expr if many else [expr])]
+    fn = sp.lambdify(args, exprs, modules="torch", cse=many)
+
+    def broadcast(out, ref) -> torch.Tensor:
         if not isinstance(out, torch.Tensor):
             if ref is None:
                 return torch.tensor(float(out), dtype=DEFAULT_DTYPE)
@@ -91,6 +93,12 @@ def lambdify_torch(args: tuple[sp.Symbol, ...], expr: sp.Expr) -> Callable[..., 
         if ref is not None and out.shape != ref.shape:
             out = out.expand(ref.shape)
         return out
+
+    def wrapped(*xs):
+        tensors = [x for x in xs if isinstance(x, torch.Tensor)]
+        ref = torch.broadcast_tensors(*tensors)[0] if tensors else None
+        outs = [broadcast(out, ref) for out in fn(*xs)]
+        return outs if many else outs[0]
 
     wrapped.__doc__ = f"torch form of {expr}"
     return wrapped
@@ -359,21 +367,24 @@ class TorchKernel:
                 bad = ~torch.isfinite(at_near)
                 if bool(bad.any()):
                     p = int(torch.nonzero(bad)[0])
-                    self._refuse(key, int(near[0][p]), int(near[1][p]), offset)
+                    self._refuse_coefficient(key, int(near[0][p]), int(near[1][p]), offset)
             if bool(torch.isfinite(rows).all()):
                 continue
             bad = ~torch.isfinite(coeffs[key])
             if bool(bad.any()):  # else the row sum overflowed, the entries are fine
                 q, j = (int(i) for i in torch.nonzero(bad)[0])
-                self._refuse(key, q, j, offset)
+                self._refuse_coefficient(key, q, j, offset)
 
-    def _refuse(self, key: str, q: int, j: int, offset: int) -> None:
+    def _refuse(self, q: int, j: int, offset: int, why: str) -> None:
         raise NonDifferentiableError(
             f"kernel {self.name!r} is not differentiable at query point {q + offset} "
-            f"and training point {j} (coefficient {key} is not finite: the kernel has "
-            f"no derivative there, e.g. at x = x', or for arc-cosine kernels at "
-            f"parallel augmented inputs)"
+            f"and training point {j} ({why})"
         )
+
+    def _refuse_coefficient(self, key: str, q: int, j: int, offset: int) -> None:
+        self._refuse(q, j, offset, f"coefficient {key} is not finite: the kernel has no "
+                     f"derivative there, e.g. at x = x', or for arc-cosine kernels at "
+                     f"parallel augmented inputs")
 
     def _radial_coeffs(self, r2: torch.Tensor, order: int, zeros) -> dict[str, torch.Tensor]:
         """``k``, ``A`` and (``order`` 2) ``C/r^2`` of an isotropic kernel at squared
@@ -383,7 +394,7 @@ class TorchKernel:
         keys = ("k", "A", "C/r2")[: order + 1]
         out = dict(zip(keys, self._fused(keys)(r2), strict=True))
         if zeros[0].numel():
-            for key in keys:
+            for key in keys[1:]:  # (k itself is finite at r = 0: it is k(x, x))
                 out[key].index_put_(zeros, self._at_zero[key].to(r2))
         return out
 
@@ -398,12 +409,9 @@ class TorchKernel:
             bad = ~(sing > SINGULAR_TOL)
             if bool(bad.any()):
                 q, j = (int(i) for i in torch.nonzero(bad)[0])
-                raise NonDifferentiableError(
-                    f"kernel {self.name!r} is not differentiable at query point {q + offset} "
-                    f"and training point {j} (the pair lies in the kernel's singular set "
-                    f"{self.spec.singular} <= {SINGULAR_TOL:g}, e.g. parallel augmented "
-                    f"inputs of an arc-cosine kernel)"
-                )
+                self._refuse(q, j, offset, f"the pair lies in the kernel's singular set "
+                             f"{self.spec.singular} <= {SINGULAR_TOL:g}, e.g. parallel "
+                             f"augmented inputs of an arc-cosine kernel")
         return out
 
     def _fused(self, keys: tuple[str, ...]) -> Callable[..., list[torch.Tensor]]:
@@ -416,19 +424,12 @@ class TorchKernel:
 
     @cached_property
     def _at_zero(self) -> dict[str, torch.Tensor]:
-        """r -> 0 limits of ``k``, ``A``, ``C/r^2`` of an isotropic kernel (NaN: none)."""
-        lim = self.spec.coefficients.diagonal
+        """r -> 0 limits of ``A`` and ``C/r^2`` of an isotropic kernel (NaN: none)."""
+        A0, C0 = (self.spec.coefficients.diagonal[key] for key in ("A", "C"))
         nan = float("nan")
-        k0 = self.spec.subs_params(sp.limit(self.spec.expr, r, 0, "+"), **self.params)
-        A0 = lim["A"]
-        return {
-            "k": torch.tensor(float(k0), dtype=DEFAULT_DTYPE),
-            "A": torch.tensor(
-                nan if A0 is None else float(self.spec.subs_params(A0, **self.params)),
-                dtype=DEFAULT_DTYPE,
-            ),
-            "C/r2": torch.tensor(0.0 if lim["C"] is not None else nan, dtype=DEFAULT_DTYPE),
-        }
+        A0 = nan if A0 is None else float(self.spec.subs_params(A0, **self.params))
+        return {"A": torch.tensor(A0, dtype=DEFAULT_DTYPE),
+                "C/r2": torch.tensor(0.0 if C0 is not None else nan, dtype=DEFAULT_DTYPE)}
 
     def grad(self, Xq, Y) -> torch.Tensor:
         """All pairwise gradients ``grad_x k(x_q, y_j)``, shape ``(q, m, d)`` (small sizes)."""
@@ -489,8 +490,9 @@ _s = sp.Symbol("s_", nonnegative=True)
 
 @cache
 def _fused_generated(spec: KernelSpec, keys: tuple[str, ...]) -> Callable[..., list]:
-    """Lambdify several of ``spec``'s functions into one with common sub-expressions
-    eliminated; isotropic ones in the squared distance, with ``"C/r2"`` = ``C / r^2``."""
+    """Several of ``spec``'s functions lambdified into one call (:func:`lambdify_torch` of
+    a list: common sub-expressions once), the parameters as trailing arguments; isotropic
+    ones in the squared distance, with ``"C/r2"`` = ``C / r^2``."""
     if spec.family == "isotropic":
         table = {"k": spec.expr, **spec.coefficients.terms}
         table["C/r2"] = sp.simplify(spec.coefficients.terms["C"] / r**2)
@@ -500,44 +502,35 @@ def _fused_generated(spec: KernelSpec, keys: tuple[str, ...]) -> Callable[..., l
         table = {"k": spec.invariant_expr(), **spec.coefficients.terms, "singular": spec.singular}
         exprs = [table[key] for key in keys]
         args = (a, b, u)
-    return sp.lambdify(args + spec.param_symbols, [_floatify(sp.sympify(e)) for e in exprs],
-                       modules="torch", cse=True)
+    return lambdify_torch(args + spec.param_symbols, exprs)
 
 
 def _fused_fn(kernel: TorchKernel, keys: tuple[str, ...]) -> Callable[..., list[torch.Tensor]]:
     """``keys`` of ``kernel`` in one call (:func:`_fused_generated` with the parameters
-    bound; stable overrides replace their keys).  Every output is a fresh tensor of the
-    inputs' broadcast shape (callers update them in place)."""
+    bound; stable overrides replace their keys).  Every output is a fresh tensor (callers
+    update them in place): broadcast views and aliases of an input or of another output
+    are copied."""
     spec, params = kernel.spec, kernel.params
-    iso = spec.family == "isotropic"
     over = {}
     for key in keys:
         base = "C" if key == "C/r2" else key
         if base in spec.overrides:
             over[key] = spec.overrides[base]
     gen_keys = tuple(key for key in keys if key not in over)
-    gen = _fused_generated(spec, gen_keys) if gen_keys else None
-    values = tuple(params[p.name] for p in spec.params)
+    gen = _bind(_fused_generated(spec, gen_keys), tuple(params[p.name] for p in spec.params))
 
     def fused(*xs: torch.Tensor) -> list[torch.Tensor]:
-        ref = xs[0]
-        shape = torch.broadcast_shapes(*(x.shape for x in xs))
-        ps = [torch.as_tensor(v, dtype=ref.dtype, device=ref.device) for v in values]
-        outs = dict(zip(gen_keys, gen(*xs, *ps), strict=True)) if gen is not None else {}
+        outs = dict(zip(gen_keys, gen(*xs), strict=True)) if gen_keys else {}
         for key, f in over.items():
-            if iso:
-                val = f(torch.sqrt(ref), **params)
-                outs[key] = val / ref if key == "C/r2" else val
+            if spec.family == "isotropic":  # overrides take r; the fused variable is r^2
+                val = f(torch.sqrt(xs[0]), **params)
+                outs[key] = val / xs[0] if key == "C/r2" else val
             else:
                 outs[key] = f(*xs, **params)
         result: list[torch.Tensor] = []
         for key in keys:
             val = outs[key]
-            if not isinstance(val, torch.Tensor):
-                val = torch.full(shape, float(val), dtype=ref.dtype, device=ref.device)
-            elif val.shape != shape:
-                val = val.expand(shape).clone()
-            elif any(val is x for x in xs) or any(val is y for y in result):
+            if 0 in val.stride() or any(val is t for t in (*xs, *result)):
                 val = val.clone()
             result.append(val)
         return result
