@@ -537,7 +537,7 @@ _BUILTIN = [
         "ntk_relu", "invariant", _ntk_relu_expr(), (Param(beta, 1.0, "bias std"),),
         overrides={"k": _ntk_relu_stable},
         # not differentiable where the augmented inputs are parallel (theta = 0 or pi)
-        singular=1 - (u + beta**2) ** 2 / ((a + beta**2) * (b + beta**2)),
+        singular=_ntk.relu_singular(),
         title="NTK, one hidden ReLU layer",
         notes="Infinite-width NTK of a one-hidden-layer ReLU network in NTK parametrisation "
         "with N(0,1) weights and bias std beta, both layers trained.",

@@ -118,24 +118,27 @@ def _diag_map(activation: str) -> sp.Lambda:
     return sp.Lambda(s, sp.simplify(val))
 
 
-def _layer(E: Callable, Ed: Callable, D: Callable, bias: sp.Expr, state: tuple) -> tuple:
+def _layer(maps: Callable, D: Callable, bias, state: tuple) -> tuple:
     """One hidden layer of the recursion: ``(Sigma_11, Sigma_22, Sigma_12, Theta)`` of layer
-    ``l`` to layer ``l + 1``, for covariance maps ``E = E[sigma sigma]``,
-    ``Ed = E[sigma' sigma']`` (functions of ``s11, s22, s12``) and diagonal map ``D``."""
+    ``l`` to layer ``l + 1``, for ``maps(s11, s22, s12) = (E[sigma sigma], E[sigma'
+    sigma'])`` and the diagonal map ``D`` (SymPy expressions, placeholder functions for
+    the book, or torch tensors in :func:`stable_value_fn`: one recursion for all three)."""
     s11, s22, s12, theta = state
-    n12 = E(s11, s22, s12) + bias**2
-    return D(s11) + bias**2, D(s22) + bias**2, n12, n12 + theta * Ed(s11, s22, s12)
+    E, Ed = maps(s11, s22, s12)
+    n12 = E + bias**2
+    return D(s11) + bias**2, D(s22) + bias**2, n12, n12 + theta * Ed
 
 
-def _readout(E: Callable, Ed: Callable, state: tuple) -> sp.Expr:
+def _readout(maps: Callable, state: tuple):
     """The output layer (no bias): ``Theta = E(Sigma^L) + Theta^L Ed(Sigma^L)``."""
     s11, s22, s12, theta = state
-    return E(s11, s22, s12) + theta * Ed(s11, s22, s12)
+    E, Ed = maps(s11, s22, s12)
+    return E + theta * Ed
 
 
-def _maps(activation: str) -> tuple[Callable, Callable, Callable]:
+def _maps(activation: str) -> tuple[Callable, Callable]:
     kk, kd, _ = gaussian_maps(activation)
-    return (lambda *q: _apply(kk, activation, *q), lambda *q: _apply(kd, activation, *q),
+    return (lambda *q: (_apply(kk, activation, *q), _apply(kd, activation, *q)),
             _diag_map(activation))
 
 
@@ -169,10 +172,10 @@ def recursion_latex(activation: str, depth: int, bias: sp.Expr = beta) -> str:
     state = layer_symbols(1)
     lines = equations(state, (a + bias**2, b + bias**2, u + bias**2, u + bias**2))
     for layer in range(1, depth):
-        new = _layer(E, Ed, D, bias, state)
+        new = _layer(lambda *q: (E(*q), Ed(*q)), D, bias, state)
         state = layer_symbols(layer + 1)
         lines += equations(state, new)
-    lines.append(f"k &= {sp.latex(_readout(E, Ed, state))}")
+    lines.append(f"k &= {sp.latex(_readout(lambda *q: (E(*q), Ed(*q)), state))}")
     kk, kd, _ = gaussian_maps(activation)
     args = (_s11, _s22, _s12)
     s = sp.Symbol("s", positive=True)
@@ -190,8 +193,7 @@ def ntk_expr(activation: str, depth: int, bias: sp.Expr = beta) -> sp.Expr:
 
     _check_activation(activation)
     _check_depth(depth)
-    E, Ed, _ = _maps(activation)
-    return _readout(E, Ed, _recursion(activation, depth, bias, a, b, u))
+    return _readout(_maps(activation)[0], _recursion(activation, depth, bias, a, b, u))
 
 
 def nngp_expr(activation: str, depth: int, bias: sp.Expr = beta) -> sp.Expr:
@@ -218,39 +220,34 @@ def stable_value_fn(activation: str, depth: int) -> Callable:
 
         kk, kd, args = gaussian_maps(activation)
         s = sp.Symbol("s", positive=True)
-        return (lambdify_torch(args, kk), lambdify_torch(args, kd),
+        return (lambdify_torch(args, [kk, kd]),
                 lambdify_torch((s,), _diag_map(activation)(s)))
 
     def value(a_, b_, u_, *, beta: float):
         import torch
 
-        f_kk, f_kd, f_dm = compiled()
-        # symmetric by construction: k(a, b, u) and k(b, a, u) see the same arguments (the
-        # generated products are not commutative to the last bit, and near parallel inputs
-        # the next layer's acos turns one ulp into ~sqrt(eps): K(X, X) was not symmetric)
-        a_, b_ = torch.minimum(a_, b_), torch.maximum(a_, b_)
-        q11, q22, q12 = a_ + beta**2, b_ + beta**2, u_ + beta**2
-        th = q12
+        f_maps, f_dm = compiled()
 
         def maps(q11, q22, q12):
             if activation == "relu":
                 cos = torch.clamp(q12 / torch.sqrt(q11 * q22), -1.0, 1.0)
             else:
                 cos = q12  # unused by the erf maps
-            return f_kk(q11, q22, q12, cos), f_kd(q11, q22, q12, cos)
+            return f_maps(q11, q22, q12, cos)
 
+        # symmetric by construction: k(a, b, u) and k(b, a, u) see the same arguments (the
+        # generated products are not commutative to the last bit, and near parallel inputs
+        # the next layer's acos turns one ulp into ~sqrt(eps): K(X, X) was not symmetric)
+        a_, b_ = torch.minimum(a_, b_), torch.maximum(a_, b_)
+        state = (a_ + beta**2, b_ + beta**2, u_ + beta**2, u_ + beta**2)
         # identical inputs (a = b = u) stay identical at every layer: the generated cross
         # map at cos = 1 and the diagonal map can differ in the last bit, which the next
         # layer's acos would turn into ~sqrt(eps)
-        same = (q11 == q22) & (q12 == q11)
+        same = (state[0] == state[1]) & (state[2] == state[0])
         for _ in range(depth - 1):
-            e, ed = maps(q11, q22, q12)
-            n12 = e + beta**2
-            th = n12 + th * ed
-            q11, q22 = f_dm(q11) + beta**2, f_dm(q22) + beta**2
-            q12 = torch.where(same, q11, n12)
-        e, ed = maps(q11, q22, q12)
-        return e + th * ed
+            q11, q22, q12, th = _layer(maps, f_dm, beta, state)
+            state = (q11, q22, torch.where(same, q11, q12), th)
+        return _readout(maps, state)
 
     value.__doc__ = f"stable torch NTK value, {activation}, depth {depth} (generated)"
     return value
