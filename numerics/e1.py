@@ -34,8 +34,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import sympy as sp
 import torch
 
+from derivations.e1_linear_digits import margin_bound
 from numerics.data import load_digits_dataset, one_hot, split
 from numerics.krr import KRR
 from numerics.spectral_signatures import VARIANTS, detection_metrics, spectral_signatures
@@ -186,11 +188,12 @@ def run_cell(model: str, params: dict, ridge: float, theta: float, data: dict,
 def _margin_bound(H, p_hat, pattern, margin, success) -> dict:
     """For the linear model: at every successful triggered point with a positive margin,
     ``p^T H p / |p|^2 >= margin^2 / (2 |p|^2)`` (see derivations/e1_linear_digits.py)."""
-    pn2 = float(pattern @ pattern)
+    mb = margin_bound()
+    bound = sp.lambdify((mb["mu"], mb["p_norm"]), mb["bound"])
     along = torch.einsum("d,qde,e->q", p_hat, H, p_hat)
     sel = success & (margin > 0)
     lhs = along[sel]
-    rhs = margin[sel] ** 2 / (2 * pn2)
+    rhs = bound(margin[sel], float(pattern.norm()))
     return {"n_checked": int(sel.sum()),
             "min_slack": float((lhs - rhs).min()) if sel.any() else None,
             "min_ratio": float((lhs / rhs).min()) if sel.any() else None}

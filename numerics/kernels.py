@@ -215,7 +215,8 @@ class TorchKernel:
         # Shift to the training mean: the GEMM expansions below lose accuracy only through
         # |x - mu|^2 / r^2, and pairs where that is large are handled exactly (near pairs).
         # (invariant kernels depend on x itself, not only on x - y: they stay uncentred)
-        mu = Y.mean(0) if self.family == "isotropic" else torch.zeros_like(Y[0])
+        # (no training points: every sum is 0; the mean of nothing would be NaN)
+        mu = Y.mean(0) if self.family == "isotropic" and m else Y.new_zeros(d)
         Yc = Y - mu
         # outputs in blocks so that the folded right-hand sides (m, o d^2) stay bounded
         per_output = m * d * (d if order >= 2 else 1)
@@ -319,10 +320,7 @@ class TorchKernel:
             return value, grad, hess
 
         # invariant / dot-product kernels: phi(a, b, u), coordinates not centred
-        U = X @ Y.T
-        inv = (nx[:, None].expand_as(U), ny[None, :].expand_as(U), U)
-        coeffs = self._invariant_coeffs(inv, order, offset)
-        del U, inv
+        coeffs = self._invariant_coeffs(self._invariants(X, Y), order, offset)
         value, _, probe_k = gemm(coeffs["k"], "k")
         s_a, _, probe_a = gemm(coeffs["phi_a"], "k")
         _, UY, probe_u = gemm(coeffs["phi_u"], "y")

@@ -347,14 +347,6 @@ def network_shift_and_spike(inst: dict, width: int, activation: str = "erf", c: 
             "converged": out["clean"][2] and out["poisoned"][2]}
 
 
-def fitted_rate(widths, errors) -> float:
-    """Least-squares slope of ``log(error)`` against ``log(width)``."""
-    import numpy as np
-
-    w, e = np.log(np.asarray(widths, float)), np.log(np.asarray(errors, float))
-    return float(np.polyfit(w, e, 1)[0])
-
-
 def finite_width_sweep(widths, seeds, activation: str = "erf", c: float = 1.0,
                        inst: dict | None = None, device=None, steps: int = 4000) -> dict:
     """Relative errors of the networks' shift and spike against the NTK-KRR closed forms
@@ -364,6 +356,7 @@ def finite_width_sweep(widths, seeds, activation: str = "erf", c: float = 1.0,
 
     from derivations.finite_width import closed_forms
     from numerics.kernels import get_kernel
+    from numerics.poisons import loglog_fit
 
     if activation not in NTK_KERNEL:
         raise ValueError(f"no registered NTK for activation {activation!r}")
@@ -381,8 +374,8 @@ def finite_width_sweep(widths, seeds, activation: str = "erf", c: float = 1.0,
         rows.append({"width": w, "shift_err": float(np.sqrt(np.mean(np.square(es)))),
                      "spike_err": float(np.sqrt(np.mean(np.square(ek)))), "converged": conv})
     return {"reference": ref, "rows": rows,
-            "shift_rate": fitted_rate(widths, [r["shift_err"] for r in rows]),
-            "spike_rate": fitted_rate(widths, [r["spike_err"] for r in rows])}
+            "shift_rate": loglog_fit(widths, [r["shift_err"] for r in rows]),
+            "spike_rate": loglog_fit(widths, [r["spike_err"] for r in rows])}
 
 
 # ---------------------------------------------------------------------------

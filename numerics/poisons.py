@@ -243,21 +243,7 @@ def measured_shift(clean: KRR, poisoned: KRR, Xq) -> torch.Tensor:
     ``(q, o)``."""
     _check_pair(clean, poisoned)
     Xq = _query(poisoned, Xq)
-    return poisoned.predict(Xq) - _predict0(clean, Xq)
-
-
-def _predict0(model: KRR, Xq: torch.Tensor) -> torch.Tensor:
-    if model.X.shape[0] == 0:
-        return torch.zeros((Xq.shape[0], *model.alpha.shape[1:]), dtype=Xq.dtype,
-                           device=Xq.device)
-    return model.predict(Xq)
-
-
-def _grad0(model: KRR, Xq: torch.Tensor) -> torch.Tensor:
-    if model.X.shape[0] == 0:
-        return torch.zeros((Xq.shape[0], *model.alpha.shape[1:], Xq.shape[1]),
-                           dtype=Xq.dtype, device=Xq.device)
-    return model.input_gradient(Xq)
+    return poisoned.predict(Xq) - clean.predict(Xq)
 
 
 def measured_shift_gradient(clean: KRR, poisoned: KRR, Xq) -> torch.Tensor:
@@ -265,7 +251,7 @@ def measured_shift_gradient(clean: KRR, poisoned: KRR, Xq) -> torch.Tensor:
     ``(q, d)`` or ``(q, o, d)``."""
     _check_pair(clean, poisoned)
     Xq = _query(poisoned, Xq)
-    return poisoned.input_gradient(Xq) - _grad0(clean, Xq)
+    return poisoned.input_gradient(Xq) - clean.input_gradient(Xq)
 
 
 def _outer(g: torch.Tensor) -> torch.Tensor:
@@ -623,7 +609,7 @@ def digits_spike_track(kernel_name: str = "gaussian", ms=(0, 1, 2, 4, 8, 16, 32,
         Xp = zeta[None].expand(mm, -1)
         Yp = yt[None].expand(mm, -1)
         cl, po = fit_clean_and_poisoned(k, c, X, Y, Xp, Yp)
-        shift = (yt - fCz) * kt0 * mm / (c + mm * ktz)  # C2 closed form, vector
+        shift = EXACT(kt0, ktz, fCz, yt, mm, c)  # C2 closed form (one-hot vector)
         pred = float(gk @ gk) / kt0**2 * float(shift @ shift)
         lam_p = float(top_eigenpairs(autograd_gn_term(cl, po, x0))[0][0, 0])
         H = po.loss_hessian(x0, ys)

@@ -42,7 +42,7 @@ TOL: dict[str, Tolerance] = {
     # asymptotic series truncated at the stated order, evaluated where the next term is small
     "series": Tolerance(1e-3, 1e-12, "truncated series vs exact value at small parameter"),
     # scipy solve_ivp (DOP853, rtol=1e-12, atol=1e-14) vs the closed-form solution of the ODE
-    "ode": Tolerance(1e-8, 1e-12, "ODE integrated at rtol 1e-12; global error <~ 1e-10"),
+    "ode": Tolerance(1e-8, 1e-12, "ODE integrated at rtol <= 1e-12; global error <~ 1e-10"),
     # adaptive quadrature (scipy.integrate.quad, epsabs/epsrel ~1e-12) vs a closed form
     "quadrature": Tolerance(1e-8, 1e-11, "adaptive quadrature of smooth integrands at 1e-12"),
 }

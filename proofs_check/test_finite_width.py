@@ -125,4 +125,4 @@ def test_ntk_krr_on_cuda_matches_cpu():
     k = get_kernel("ntk_erf")
     a = KRR(k, 1.0, device="cuda").fit(inst["X"], inst["y"]).predict(inst["x0"][None])
     b = KRR(k, 1.0).fit(inst["X"], inst["y"]).predict(inst["x0"][None])
-    assert_close(a.cpu(), b, "refit", "cuda vs cpu NTK-KRR")
+    assert_close(a.cpu(), b, "device", "cuda vs cpu NTK-KRR")

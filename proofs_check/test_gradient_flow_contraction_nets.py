@@ -42,7 +42,8 @@ def test_bound_holds_when_loss_dominates():
 
 
 @pytest.mark.claim("C12", "as_stated")
-@pytest.mark.xfail(strict=True, reason="counterexample: tanh net width 128, 8 points in R^3, "
+@pytest.mark.xfail(strict=True, raises=AssertionError,
+                   reason="counterexample: tanh net width 128, 8 points in R^3, "
                    "kappa=1, gradient flow on J (loss + penalty), t=6: E_v(t) exceeds "
                    "E_v(0) exp(-2 kappa alpha t) by up to ~3-4x (Fisher modes), ~15x (Hessian)")
 def test_bound_as_stated_kappa_1():

@@ -28,6 +28,7 @@ from derivations.near_clone import (
 from derivations.scalar_gain import gain_in
 from numerics.kernels import TorchKernel
 from numerics.poisons import (
+    STATED,
     autograd_gn_term,
     clone_cluster,
     fit_clean_and_poisoned,
@@ -281,7 +282,7 @@ def test_near_clone_regime_by_refits(kernel_name):
         Xp, yp = clone_cluster(zeta, m, yt)
         fit = fit_clean_and_poisoned(kern, c, torch.zeros(0, 3), torch.zeros(0), Xp, yp)
         kz = float(kern.gram(zeta[None])[0, 0])
-        lim_shift = yt * m / (c + m * kz) * kz  # k(zeta, zeta) y_t S
+        lim_shift = STATED(kz, kz, yt, m, c)  # k(zeta, zeta) y_t S, C2's dominance shift
         lams, shifts = [], []
         radii = (1e-2, 1e-3, 1e-4)
         for rr in radii:

@@ -65,7 +65,8 @@ def test_ratio_is_m_independent_and_slope_two(kernel_name, data):
 
 
 @pytest.mark.claim("C4", "as_stated")
-@pytest.mark.xfail(strict=True, reason="C4 as stated names the constant R_k of the raw kernel;"
+@pytest.mark.xfail(strict=True, raises=AssertionError,
+                   reason="C4 as stated names the constant R_k of the raw kernel;"
                    " with clean coupling the m-independent constant is R_k~ (conditional "
                    "kernel): counterexample 10 clean points, d=2, zeta 0.3 from a clean point, "
                    "c=0.1 mean k_ii, seed 7, every kernel")

@@ -156,7 +156,8 @@ def test_stated_spike_without_clean_coupling(kernel_name, data):
 
 
 @pytest.mark.claim("C3", "as_stated")
-@pytest.mark.xfail(strict=True, reason="Thm 3.4 as stated uses R_k of the raw kernel; with "
+@pytest.mark.xfail(strict=True, raises=AssertionError,
+                   reason="Thm 3.4 as stated uses R_k of the raw kernel; with "
                    "clean data near the trigger the GN eigenvalue is R_k~ Delta f^2 (k~ the "
                    "conditional kernel): counterexample 10 clean points, d=2, zeta 0.3 from a "
                    "clean point, m=5, c=0.1 mean k_ii, seed 7, every kernel")

@@ -102,6 +102,4 @@ def test_gain_properties_on_refits(kernel_name, data):
         assert S_refit(4, 2 * cc) < S_refit(4, cc), f"{k}: S not decreasing in c"
         big = S_refit(400, cc)
         assert big < 1 / kz
-        # S(m) = (1/k)(1 - c/(c + m k)) -> 1/k; compared as values (the gap 1/k - S itself
-        # would lose digits to cancellation: it is ~c/(m k^2), far below 1/k)
-        assert_close(big, (1 - cc / (cc + 400 * kz)) / kz, "refit", f"{k}: S(400)")
+        assert_close(big, S_NUM(400, cc, kz), "refit", f"{k}: S(400) (-> 1/k)")

@@ -128,8 +128,9 @@ def main() -> None:
     _threads(args)
     rate = _matmul_rate(args.device)
     n, d, q = args.n, args.d, args.q
-    # flops of the closed form: the batched sum_j w_j delta_j delta_j^T (2 n d^2 per query)
-    # plus forming delta, the norms, the coefficients and the scaled copy (~6 n d per query)
+    # nominal flops of the mathematical work, whatever the algorithm: the weighted sum of
+    # outer products sum_j c_j delta_j delta_j^T (2 n d^2 per query) plus the distances and
+    # the gradient sum (~6 n d per query); the closed form does essentially these as GEMMs
     flops = q * (2 * n * d * d + 6 * n * d)
     gflops = flops / cf["time"] / 1e9
     diff = abs(cf["H_head"] - ad["H_head"]).max() / abs(ad["H_head"]).max()
