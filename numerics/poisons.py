@@ -72,7 +72,7 @@ __all__ = [
     "EXACT", "STATED", "COUNTER", "SIGMAS", "M_GRID",
     "exact_closed_form", "stated_closed_form", "kernel_scaled", "case_from",
     "stated_error_report", "spread_errors", "loglog_fit", "R_numeric", "spike_closed_form",
-    "digits_spike_track", "law_over_m", "spread_slopes", "gram_reproducible",
+    "digits_spike_track", "law_over_m", "spread_slopes",
 ]
 
 #: direction models of :func:`spread_cluster`
@@ -648,23 +648,3 @@ def spread_slopes(name: str, sigmas=(0.0, 0.01, 0.1, 0.3), seed: int = 0) -> dic
         shifts, lams = law_over_m(case, (1, 100), Xp_fn)
         out[s] = float(np.log(lams[1] / lams[0]) / np.log(abs(shifts[1] / shifts[0])))
     return out
-
-
-def gram_reproducible(case: PoisonCase, clean: KRR, poisoned: KRR, rtol: float = 1e-12) -> bool:
-    """Whether the kernel values the two routes use agree between evaluation calls: the
-    poisoned Gram's blocks vs the clean Gram, ``k(C, zeta)`` and ``k(zeta, zeta)``
-    evaluated alone.  False for kernels whose float64 value is not reproducible (the ReLU
-    NTK on the diagonal: arccos of a cosine that rounds to just below 1 gives ~1e-8 instead
-    of 0), where no refit comparison at 1e-8 is meaningful."""
-    n = case.X.shape[0]
-    K = poisoned.K
-    k = case.kernel
-    z = case.zeta[None]
-    refs = [(K[n:, n:], k.gram(z)[0, 0].expand(K.shape[0] - n, K.shape[0] - n))]
-    if n:
-        refs += [(K[:n, :n], clean.K), (K[n:, :n], k.gram(z, case.X).expand(K.shape[0] - n, n))]
-    for got, ref in refs:
-        scale = float(ref.abs().max()) or 1.0
-        if float((got - ref).abs().max()) > rtol * scale:
-            return False
-    return True
