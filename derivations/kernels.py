@@ -26,7 +26,7 @@ contract test, claim check and book table then covers it.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from typing import Literal
 
@@ -467,36 +467,6 @@ beta = sp.Symbol("beta", nonnegative=True)
 _ELL = Param(ell, 1.0, "length scale")
 
 
-def _ntk_relu_expr() -> sp.Expr:
-    """NTK of f(x) = h^{-1/2} sum_j v_j relu(w_j . x + beta b_j), all weights N(0,1),
-    both layers trained:  Theta = E[relu relu] + (x.x' + beta^2) E[relu' relu'].
-
-    With augmented invariants a' = a + beta^2, b' = b + beta^2, u' = u + beta^2 and the
-    angle theta = arccos(u'/sqrt(a'b')) (arc-cosine kernels of order 1 and 0):
-    Theta = (sqrt(a'b' - u'^2) + 2 (pi - theta) u') / (2 pi).
-    """
-    A, B, U = a + beta**2, b + beta**2, u + beta**2
-    theta = sp.acos(U / sp.sqrt(A * B))
-    return (sp.sqrt(A * B - U**2) + 2 * (sp.pi - theta) * U) / (2 * sp.pi)
-
-
-def _ntk_relu_stable(a_, b_, u_, *, beta: float):
-    """Stable torch override of the ``ntk_relu`` value: clamps the cosine to [-1, 1] and
-    ``a'b' - u'^2`` to >= 0, which rounding violates on the diagonal (checked against the
-    generated form off the diagonal by the contract tests)."""
-    import math
-
-    import torch
-
-    A, B, U = a_ + beta**2, b_ + beta**2, u_ + beta**2
-    N = torch.sqrt(A * B)
-    cos = torch.clamp(U / N, -1.0, 1.0)
-    theta = torch.acos(cos)
-    return (N * torch.sqrt(torch.clamp(1 - cos**2, min=0.0)) + 2 * (math.pi - theta) * U) / (
-        2 * math.pi
-    )
-
-
 from derivations import ntk_kernels as _ntk  # noqa: E402  (needs KernelSpec, Param above)
 
 _BUILTIN = [
@@ -533,11 +503,10 @@ _BUILTIN = [
         (_ELL, Param(alpha_rq, 1.0, "shape")),
         title="Rational quadratic",
     ),
-    KernelSpec(
-        "ntk_relu", "invariant", _ntk_relu_expr(), (Param(beta, 1.0, "bias std"),),
-        overrides={"k": _ntk_relu_stable},
-        # not differentiable where the augmented inputs are parallel (theta = 0 or pi)
-        singular=_ntk.relu_singular(),
+    # the one-hidden-layer ReLU NTK (arc-cosine form), built like the deeper ones:
+    # Theta = (sqrt(a'b' - u'^2) + 2 (pi - theta) u') / (2 pi) with a' = a + beta^2, ...
+    replace(
+        _ntk.ntk_spec("relu", 1),
         title="NTK, one hidden ReLU layer",
         notes="Infinite-width NTK of a one-hidden-layer ReLU network in NTK parametrisation "
         "with N(0,1) weights and bias std beta, both layers trained.",

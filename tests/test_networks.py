@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from derivations.kernels import get_spec
-from derivations.ntk_kernels import ntk_expr, stable_value_fn
+from derivations.ntk_kernels import stable_value_fn
 from numerics.kernels import get_kernel
 from numerics.networks import FCNet, input_loss_gradient, objective, train
 from numerics.tolerances import assert_close
@@ -45,19 +45,6 @@ def test_input_gradient_vs_finite_differences():
     fdh = torch.stack([(net.input_gradient(X + h * e) - net.input_gradient(X - h * e)) / (2 * h)
                        for e in torch.eye(3, dtype=torch.float64)], -1)
     assert_close(fdh, H, "finite_difference", "input Hessian vs FD")
-
-
-def test_depth1_relu_builder_is_foundation_ntk_relu():
-    """The builder's depth-1 ReLU NTK (and its stable torch form) is the foundation's."""
-    X = torch.randn(6, 3, dtype=torch.float64)
-    ref = get_kernel("ntk_relu", beta=0.7).gram(X)
-    assert_close(_gram(stable_value_fn("relu", 1), X, 0.7), ref, "exact", "depth-1 relu")
-    from derivations.kernels import a, b, u
-    from derivations.ntk_kernels import beta
-
-    diff = ntk_expr("relu", 1) - get_spec("ntk_relu").expr
-    for vals in ({a: 2, b: 3, u: 1, beta: 1}, {a: 1, b: 0.5, u: -0.3, beta: 0.2}):
-        assert abs(float(diff.subs(vals))) < 1e-14
 
 
 @pytest.mark.parametrize("name,activation,depth", [
