@@ -53,6 +53,9 @@ _COMMON = dict(
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
     print_blob=True,
+    # one failure per test: a strict xfail(raises=Refuted) must see the Refuted itself, not an
+    # ExceptionGroup of several distinct failures
+    report_multiple_bugs=False,
 )
 
 
