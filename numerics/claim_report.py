@@ -609,3 +609,17 @@ def _list_table(header: list[str], rows: list[list[str]], widths: str) -> str:
             lines.append(("* - " if j == 0 else "  - ") + str(cell).replace("\n", " "))
     lines.append("````")
     return "\n".join(lines)
+
+
+def claim_statement(cid: str) -> MarkdownBlock:
+    """The claim's statement as the paper makes it and its provenance (paper section), from
+    :data:`derivations.claims.CLAIMS` (for the top of a claim page: never re-typed)."""
+    cl = claim_by_id(cid)
+    kind = ("a theorem of the KRR model (can be proved)" if cl.kind == "theorem"
+            else "an empirical statement (can be measured, never proved)")
+    deps = ", ".join(claim_ref(d) for d in cl.depends_on) or "none"
+    return MarkdownBlock(
+        f"**Claim {cl.id} — {_md_escape(cl.title)}.** *As the paper states it:* "
+        f"{_md_escape(cl.statement)}\n\n"
+        f"**Provenance:** Granziol (2026), {_md_escape(cl.paper_ref)}. **Kind:** {kind}. "
+        f"**Uses:** {deps}.")
