@@ -1,27 +1,37 @@
-"""Claim statuses computed from the machine-readable report of a ``proofs_check/`` run.
+"""Claim verdicts computed only from what a run of the claim checks actually executed.
 
-The root ``conftest.py`` records every test marked ``@pytest.mark.claim(id, role)`` with its
-outcome in ``reports/claims.json`` (``$CLAIMS_REPORT`` overrides the path).  This module reads
-that file and derives, for every claim of :data:`derivations.claims.CLAIMS`, a status.  No
-status is ever typed by hand: the book's claims index (``book/claims.md``) and the badge at
-the top of every claim page (:func:`status_badge`) call this module at build time.
+The pytest plugin :mod:`proofs_check.plugin` writes, for every run of the claim checks, a run
+report ``reports/runs/<run id>.json``: every claim check (``@pytest.mark.claim(id, role)``)
+with its status -- ``passed``, ``failed``, ``xfailed``, ``xpassed``, ``skipped``, or
+``deselected``, ``not_run``, ``not_collected`` -- and the evidence it recorded (kernels
+asserted, kernels not applicable, the :class:`~derivations.claims.Refuted` record with its
+numbers).  A *complete* run (nothing deselected, not run or not collected) is also published
+as ``reports/claims.json``; the book reads only that one.
 
-Status rules (first match wins; skipped checks are counted but decide nothing):
+A claim's verdict (first rule that applies; the manifest of :mod:`derivations.claims` says
+which roles each claim requires; ``sanity`` checks never decide anything but a failing one
+fails the claim):
 
-1. a check failed, or an expected failure passed (``xpassed``)  -> ``failing``;
-2. an ``as_stated`` check xfailed (the paper's statement has a pinned counterexample) and a
-   ``corrected`` check passed  -> ``conditional``: holds under a stated condition (refuted as
-   stated);
-3. an ``as_stated`` check xfailed and no ``corrected`` check passed -> ``refuted``;
-4. every check passed and one of them is ``symbolic`` -> ``proved`` (proved symbolically,
-   "and verified numerically" when a ``numeric`` check passed too);
-5. checks passed, none symbolic: ``numeric`` / ``as_stated`` / ``corrected`` ->
-   ``verified`` (verified numerically); ``experiment`` only -> ``measured``;
-6. nothing ran (no check recorded, or every check skipped) -> ``open``.
+1. **failing** -- a check failed or errored, an expected failure passed (``xpassed``), or an
+   expected failure was not a refutation (xfailed without raising ``Refuted``, or in a role
+   other than ``as_stated``);
+2. **incomplete** -- a check of the claim was deselected, not run or not collected, or a
+   required role has no check that ran (all skipped, or none written);
+3. **holds under a stated condition** (refuted as stated) -- an ``as_stated`` check raised
+   ``Refuted``, a ``counterexample`` check asserting its numbers passed, and a ``corrected``
+   check passed; **refuted** -- the same without a passing ``corrected`` check (a refutation
+   without a passing counterexample check makes the claim *incomplete*);
+4. **proved symbolically** (theorems only) -- a ``symbolic`` check of scope ``general``
+   passed (and "verified numerically" when a ``numeric`` check passed too);
+5. **proved for <scope>** (theorems only) -- only symbolic checks of a restricted scope
+   passed (e.g. "n = 2");
+6. **measured** (empirical claims) -- an ``experiment`` check passed;
+7. **verified numerically** -- a ``numeric``, ``as_stated``, ``corrected`` or
+   ``counterexample`` check passed.
 
-The report itself can be ``missing``, ``invalid`` (unreadable), or ``stale``: written at
-another commit than the current ``HEAD``, or older than a code file it depends on
-(``derivations/``, ``numerics/``, ``proofs_check/``, ``conftest.py``).  Pages show it.
+Skipped checks decide nothing (their reasons are shown).  A verdict computed from a partial
+run is therefore the verdict of the complete run or *incomplete*/*failing*, never stronger
+(:data:`STRENGTH` orders them; ``tests/test_claim_report.py`` checks it run by run).
 """
 
 from __future__ import annotations
@@ -35,56 +45,71 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from derivations.claims import CLAIMS, ROLES, claim_by_id
+from derivations.claims import CLAIMS, DECIDING_ROLES, ROLES, Claim, claim_by_id
 
 __all__ = [
     "REPO_ROOT",
-    "OUTCOMES",
-    "STATUS_LABELS",
+    "STATUSES",
+    "VERDICTS",
+    "STRENGTH",
+    "CELL_STATES",
     "ReportInfo",
-    "ClaimStatus",
+    "ClaimVerdict",
     "MarkdownBlock",
     "default_report_path",
+    "runs_path",
     "load_report",
-    "claim_status",
-    "all_statuses",
+    "list_runs",
+    "claim_verdict",
+    "all_verdicts",
+    "kernel_cells",
     "status_badge",
     "claims_index",
+    "claim_statement",
     "code_files",
     "current_commit",
     "toc_pages",
     "report_banner",
-    "kernels_in_test_ids",
     "claim_ref",
 ]
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
-#: outcomes written by the root conftest.py
-OUTCOMES = ("passed", "failed", "xfailed", "xpassed", "skipped")
+#: statuses of a check in a run report (written by proofs_check/plugin.py)
+STATUSES = ("passed", "failed", "xfailed", "xpassed", "skipped", "deselected", "not_run",
+            "not_collected")
+_MISSING = ("deselected", "not_run", "not_collected")
 
-#: human-readable status labels (``proved`` gets "and verified numerically" appended when a
-#: numeric check passed too)
-STATUS_LABELS = {
+#: verdict keys -> labels (``proved``/``proved_scoped`` get details appended)
+VERDICTS = {
     "failing": "failing",
-    "conditional": "holds under a stated condition (refuted as stated)",
+    "incomplete": "incomplete",
     "refuted": "refuted (counterexample)",
-    "proved": "proved symbolically",
-    "verified": "verified numerically",
+    "conditional": "holds under a stated condition (refuted as stated)",
     "measured": "measured",
-    "open": "open",
+    "verified": "verified numerically",
+    "proved_scoped": "proved symbolically for a restricted case",
+    "proved": "proved symbolically",
 }
 
-#: admonition class of each status (sphinx-book-theme colours)
+#: how strong a verdict is: a partial run never yields a stronger one than the complete run
+#: (it yields the same verdict, or ``incomplete`` / ``failing``)
+STRENGTH = {"failing": 0, "incomplete": 0, "refuted": 1, "conditional": 2, "measured": 2,
+            "verified": 3, "proved_scoped": 4, "proved": 5}
+
 _ADMONITION_CLASS = {
     "failing": "error",
+    "incomplete": "warning",
     "conditional": "warning",
     "refuted": "important",
     "proved": "tip",
+    "proved_scoped": "tip",
     "verified": "tip",
     "measured": "note",
-    "open": "note",
 }
+
+#: states of one cell (claim, kernel) of the claims x kernels matrix
+CELL_STATES = ("holds", "conditional", "refuted", "failing", "not_applicable", "not_run")
 
 #: folders/files whose change makes a report stale
 CODE_PATHS = ("derivations", "numerics", "proofs_check", "conftest.py")
@@ -96,50 +121,48 @@ _MTIME_SLACK_S = 2.0
 # ----------------------------------------------------------------------------- the report
 @dataclass(frozen=True)
 class ReportInfo:
-    """A loaded report and what is known about its freshness."""
+    """A loaded run report and what is known about its freshness."""
 
     path: Path
     state: str  # "ok" | "stale" | "missing" | "invalid"
     problems: tuple[str, ...] = ()  # why stale / missing / invalid
-    results: tuple[Mapping, ...] = ()
+    items: tuple[Mapping, ...] = ()
+    run_id: str = ""
     generated: str = ""
     commit: str = ""
+    dirty: bool = False
     hypothesis_profile: str = ""
     args: tuple[str, ...] = ()
+    pytest_addopts: str = ""
+    workers: int = 0
     exitstatus: int | None = None
+    complete: bool = False
 
     @property
     def usable(self) -> bool:
         """There are results to show (possibly stale ones)."""
         return self.state in ("ok", "stale")
 
-    @property
-    def selective(self) -> bool:
-        """The run picked checks by name (``-k``) or by file: claims may be missing from it."""
-        return any(n.startswith("only ") for n in self.partial_notes)
-
-    @property
-    def partial_notes(self) -> list[str]:
-        """Notes on what the run did not cover (``-m "not slow"``, ``-k``, ...)."""
-        notes = []
-        args = list(self.args)
-        for i, a in enumerate(args):
-            nxt = args[i + 1] if i + 1 < len(args) else ""
-            if (a == "-m" and "not slow" in nxt) or (a.startswith("-m") and "not slow" in a):
-                notes.append("slow checks were not run (`-m \"not slow\"`)")
-            if a == "-k" or a.startswith("-k"):
-                notes.append(f"only checks selected by `-k {nxt if a == '-k' else a[2:]}` ran")
-        files = [a for a in args if not a.startswith("-") and (a.endswith(".py") or "::" in a)]
-        if files:
-            notes.append("only the checks in " + ", ".join(f"`{f}`" for f in files[:3])
-                         + (" ..." if len(files) > 3 else "") + " ran")
-        return notes
+    def status_counts(self) -> Counter:
+        return Counter(str(i.get("status")) for i in self.items)
 
 
 def default_report_path() -> Path:
-    """``$CLAIMS_REPORT`` or ``reports/claims.json`` under the repository root."""
+    """``$CLAIMS_REPORT`` or ``reports/claims.json`` (the published complete run)."""
     env = os.environ.get("CLAIMS_REPORT")
     return Path(env) if env else REPO_ROOT / "reports" / "claims.json"
+
+
+def runs_path() -> Path:
+    """``$CLAIMS_RUNS_DIR`` or ``reports/runs`` (one report per run, partial ones included)."""
+    env = os.environ.get("CLAIMS_RUNS_DIR")
+    return Path(env) if env else REPO_ROOT / "reports" / "runs"
+
+
+def list_runs(directory: Path | None = None) -> list[Path]:
+    """The run reports, oldest first."""
+    d = runs_path() if directory is None else Path(directory)
+    return sorted(d.glob("*.json")) if d.is_dir() else []
 
 
 def current_commit(root: Path = REPO_ROOT) -> str | None:
@@ -168,26 +191,32 @@ def code_files(root: Path = REPO_ROOT) -> list[Path]:
 def _validate(payload: object) -> list[Mapping]:
     if not isinstance(payload, Mapping):
         raise ValueError("top level is not a JSON object")
-    results = payload.get("results")
-    if not isinstance(results, list):
-        raise ValueError("no 'results' list")
-    for i, r in enumerate(results):
-        if not isinstance(r, Mapping):
-            raise ValueError(f"results[{i}] is not an object")
-        for key in ("claim", "role", "test", "outcome"):
-            if key not in r:
-                raise ValueError(f"results[{i}] has no {key!r}")
-        if r["outcome"] not in OUTCOMES:
-            raise ValueError(f"results[{i}]: unknown outcome {r['outcome']!r}")
-        if r["role"] not in ROLES:
-            raise ValueError(f"results[{i}]: unknown role {r['role']!r}")
-    return results
+    if payload.get("schema") != 2:
+        raise ValueError(f"schema {payload.get('schema')!r} is not 2 (an older report: run "
+                         "the claim checks again)")
+    items = payload.get("items")
+    if not isinstance(items, list):
+        raise ValueError("no 'items' list")
+    for i, it in enumerate(items):
+        if not isinstance(it, Mapping):
+            raise ValueError(f"items[{i}] is not an object")
+        for key in ("test", "claims", "status"):
+            if key not in it:
+                raise ValueError(f"items[{i}] has no {key!r}")
+        if it["status"] not in STATUSES:
+            raise ValueError(f"items[{i}]: unknown status {it['status']!r}")
+        for m in it["claims"]:
+            if not (isinstance(m, (list, tuple)) and len(m) == 3):
+                raise ValueError(f"items[{i}]: claim entry {m!r} is not [id, role, scope]")
+            if m[1] and m[1] not in ROLES:
+                raise ValueError(f"items[{i}]: unknown role {m[1]!r}")
+    return items
 
 
 def load_report(path: str | os.PathLike | None = None, *, root: Path = REPO_ROOT,
                 head: str | None | bool = True, files: Iterable[Path] | None = None
                 ) -> ReportInfo:
-    """Read a claims report and judge its freshness.
+    """Read a run report (default: the published one) and judge its freshness.
 
     ``head``: the current commit to compare with (``True``: ask git in ``root``; ``None`` or
     ``False``: do not compare).  ``files``: the code files whose modification time must not
@@ -195,11 +224,13 @@ def load_report(path: str | os.PathLike | None = None, *, root: Path = REPO_ROOT
     """
     p = Path(path) if path is not None else default_report_path()
     if not p.is_file():
-        return ReportInfo(p, "missing", (f"no claim report at `{_show_path(p, root)}`: run "
-                                         "`bash scripts/run_all.sh` (or `pytest proofs_check/`)",))
+        return ReportInfo(p, "missing", (
+            f"no published claim report at `{_show_path(p, root)}`: only a complete run of "
+            "the claim checks is published (`bash scripts/run_all.sh`, or `pytest "
+            "proofs_check/` with no selection)",))
     try:
         payload = json.loads(p.read_text())
-        results = _validate(payload)
+        items = _validate(payload)
     except (OSError, ValueError) as exc:  # JSONDecodeError is a ValueError
         return ReportInfo(p, "invalid", (f"the claim report `{_show_path(p, root)}` cannot be "
                                          f"read: {exc}",))
@@ -224,12 +255,17 @@ def load_report(path: str | os.PathLike | None = None, *, root: Path = REPO_ROOT
         path=p,
         state="stale" if problems else "ok",
         problems=tuple(problems),
-        results=tuple(results),
+        items=tuple(items),
+        run_id=str(payload.get("run_id", "")),
         generated=str(payload.get("generated", "")),
         commit=commit,
+        dirty=bool(payload.get("dirty", False)),
         hypothesis_profile=str(payload.get("hypothesis_profile", "")),
         args=tuple(str(a) for a in args) if isinstance(args, (list, tuple)) else (str(args),),
+        pytest_addopts=str(payload.get("pytest_addopts", "")),
+        workers=int(payload.get("workers") or 0),
         exitstatus=payload.get("exitstatus"),
+        complete=bool(payload.get("complete", False)),
     )
 
 
@@ -240,21 +276,22 @@ def _show_path(p: Path, root: Path) -> str:
         return str(p)
 
 
-# ----------------------------------------------------------------------------- statuses
+# ----------------------------------------------------------------------------- verdicts
 @dataclass(frozen=True)
-class ClaimStatus:
-    """The status of one claim, derived from the report's results for it."""
+class ClaimVerdict:
+    """The verdict of one claim and the evidence it was computed from."""
 
     claim: str
-    key: str  # a key of STATUS_LABELS
+    key: str  # a key of VERDICTS
     label: str
-    counts: dict[str, Counter] = field(default_factory=dict)  # role -> outcome -> n
-    kernels: tuple[str, ...] = ()
-    tests: tuple[str, ...] = ()
-    counterexamples: tuple[str, ...] = ()  # reasons of xfailed as_stated checks
-    failures: tuple[str, ...] = ()  # test ids that failed / xpassed
+    counts: dict[str, Counter] = field(default_factory=dict)  # role -> status -> n
+    scopes: tuple[str, ...] = ()  # scopes of the symbolic checks that passed
+    kernels: tuple[str, ...] = ()  # kernels whose checks ran and asserted
+    not_applicable: dict[str, str] = field(default_factory=dict)  # kernel -> reason
+    refutations: tuple[Mapping, ...] = ()  # Refuted records (numbers from the run)
+    failures: tuple[str, ...] = ()  # "test: why"
+    missing: tuple[str, ...] = ()  # why incomplete
     skip_reasons: tuple[str, ...] = ()
-    expected_failures: tuple[str, ...] = ()  # reasons of xfailed checks of the other roles
 
     @property
     def n_checks(self) -> int:
@@ -265,92 +302,29 @@ class ClaimStatus:
         c = self.counts.get(role)
         if not c:
             return "—"
-        return ", ".join(f"{c[o]} {o}" for o in OUTCOMES if c.get(o))
+        return ", ".join(f"{c[o]} {o.replace('_', ' ')}" for o in STATUSES if c.get(o))
+
+    def totals(self) -> Counter:
+        total: Counter = Counter()
+        for c in self.counts.values():
+            total.update(c)
+        return total
 
 
-def _kernel_names() -> set[str]:
-    from derivations.kernels import REGISTRY
-    from numerics.strategies import USER_KERNELS
-
-    return set(REGISTRY) | {USER_KERNELS}
-
-
-def kernels_in_test_ids(test_ids: Iterable[str], known: set[str] | None = None) -> list[str]:
-    """Kernel names found among the ``[param-param]`` parts of pytest test ids."""
-    known = _kernel_names() if known is None else known
-    found: list[str] = []
-    for tid in test_ids:
-        m = re.search(r"\[(.*)\]$", tid)
-        if not m:
-            continue
-        params = m.group(1)
-        tokens = set(params.split("-")) | {params}
-        # "user-registered" contains the separator itself
-        for name in sorted(known, key=len, reverse=True):
-            if name in tokens or f"-{name}-" in f"-{params}-":
-                if name not in found:
-                    found.append(name)
-    return found
+def _entries(cid: str, items: Sequence[Mapping]) -> list[tuple[Mapping, str, str]]:
+    """``(item, role, scope)`` for every claim entry of ``cid``."""
+    out = []
+    for it in items:
+        for m in it.get("claims", ()):
+            if m[0] == cid:
+                out.append((it, m[1], m[2]))
+    return out
 
 
-def claim_status(cid: str, results: Sequence[Mapping], *, known_kernels: set[str] | None = None
-                 ) -> ClaimStatus:
-    """The status of claim ``cid`` from report results (rules in the module docstring)."""
-    claim_by_id(cid)  # unknown ids raise KeyError
-    mine = [r for r in results if r["claim"] == cid]
-    counts: dict[str, Counter] = {}
-    for r in mine:
-        counts.setdefault(r["role"], Counter())[r["outcome"]] += 1
-
-    def passed(role: str) -> bool:
-        return counts.get(role, Counter()).get("passed", 0) > 0
-
-    failures = tuple(r["test"] for r in mine if r["outcome"] in ("failed", "xpassed"))
-    refuted = tuple(dict.fromkeys(
-        str(r.get("reason") or r["test"]) for r in mine
-        if r["role"] == "as_stated" and r["outcome"] == "xfailed"))
-    ran = [r for r in mine if r["outcome"] != "skipped"]
-    if failures:
-        key = "failing"
-    elif refuted and passed("corrected"):
-        key = "conditional"
-    elif refuted:
-        key = "refuted"
-    elif not ran:
-        key = "open"
-    elif passed("symbolic"):
-        key = "proved"
-    elif any(passed(role) for role in ("numeric", "as_stated", "corrected")):
-        key = "verified"
-    elif passed("experiment"):
-        key = "measured"
-    else:  # only xfailed checks of roles other than as_stated
-        key = "open"
-    label = STATUS_LABELS[key]
-    if key == "proved" and passed("numeric"):
-        label += " and verified numerically"
-    return ClaimStatus(
-        claim=cid,
-        key=key,
-        label=label,
-        counts=counts,
-        kernels=tuple(kernels_in_test_ids((r["test"] for r in ran), known_kernels)),
-        tests=tuple(dict.fromkeys(r["test"] for r in mine)),
-        counterexamples=refuted,
-        failures=failures,
-        expected_failures=tuple(dict.fromkeys(
-            str(r.get("reason") or r["test"]) for r in mine
-            if r["role"] != "as_stated" and r["outcome"] == "xfailed")),
-        skip_reasons=tuple(dict.fromkeys(
-            _first_line(str(r.get("reason"))).removeprefix("Skipped: ") for r in mine
-            if r["outcome"] == "skipped" and r.get("reason"))),
-    )
-
-
-def _first_line(text: str) -> str:
-    """The first line of a reason (pytest may append e.g. Hypothesis' explicit example)."""
-    text = text.strip()
-    return text.splitlines()[0] if text else text
+def _refutation(it: Mapping) -> Mapping | None:
+    ev = it.get("evidence") or {}
+    ref = ev.get("refutation") if isinstance(ev, Mapping) else None
+    return ref if isinstance(ref, Mapping) else None
 
 
 def _short_test(nodeid: str) -> str:
@@ -358,11 +332,155 @@ def _short_test(nodeid: str) -> str:
     return nodeid.rsplit("::", 1)[-1]
 
 
-def all_statuses(report: ReportInfo | None = None) -> dict[str, ClaimStatus]:
-    """Status of every claim of :data:`CLAIMS` (all ``open`` when the report is unusable)."""
+def claim_verdict(cid: str, items: Sequence[Mapping], *, claim: Claim | None = None
+                  ) -> ClaimVerdict:
+    """The verdict of claim ``cid`` from the items of a run report (rules in the module
+    docstring).  ``claim`` overrides the manifest entry (for tests of the rules)."""
+    cl = claim_by_id(cid) if claim is None else claim
+    entries = _entries(cid, items)
+    counts: dict[str, Counter] = {}
+    for it, role, _ in entries:
+        counts.setdefault(role or "unknown", Counter())[it["status"]] += 1
+
+    failures: list[str] = []
+    refutations: list[Mapping] = []
+    ran_roles: set[str] = set()
+    scopes: list[str] = []
+    kernels: list[str] = []
+    not_applicable: dict[str, str] = {}
+    skip_reasons: list[str] = []
+    missing: list[str] = []
+    for it, role, scope in entries:
+        status, test = it["status"], it["test"]
+        ev = it.get("evidence") or {}
+        for k, why in (ev.get("not_applicable") or {}).items():
+            not_applicable.setdefault(k, why)
+        if status in ("failed", "xpassed"):
+            why = it.get("reason") or ("an expected failure passed" if status == "xpassed"
+                                       else "failed")
+            failures.append(f"{_short_test(test)}: {why}")
+        elif status == "xfailed":
+            ref = _refutation(it)
+            if role != "as_stated":
+                failures.append(f"{_short_test(test)}: a {role} check is an expected failure "
+                                "(only as-stated checks may refute)")
+            elif ref is None or ref.get("claim") != cid:
+                failures.append(f"{_short_test(test)}: xfailed without raising Refuted for "
+                                f"{cid} (not a refutation)")
+            else:
+                refutations.append(ref)
+                ran_roles.add(role)
+                if ref.get("kernel"):
+                    kernels.append(str(ref["kernel"]))
+        elif status == "passed":
+            if role in DECIDING_ROLES:
+                ran_roles.add(role)
+                kernels.extend(str(k) for k in ev.get("asserted") or ())
+                if role == "symbolic":
+                    scopes.append(scope or "unstated")
+        elif status == "skipped":
+            if it.get("reason"):
+                skip_reasons.append(str(it["reason"]))
+        elif status in _MISSING:
+            missing.append(f"{_short_test(test)} {status.replace('_', ' ')}")
+
+    key, extra = _decide(cl, failures, missing, ran_roles, refutations, scopes)
+    label = VERDICTS[key] if not extra else extra
+    return ClaimVerdict(
+        claim=cid, key=key, label=label, counts=counts,
+        scopes=tuple(dict.fromkeys(scopes)),
+        kernels=tuple(dict.fromkeys(kernels)),
+        not_applicable={k: v for k, v in not_applicable.items() if k not in kernels},
+        refutations=tuple(refutations), failures=tuple(failures),
+        missing=tuple(missing) + tuple(f"required role `{r}`: no check ran"
+                                       for r in cl.requires if r not in ran_roles),
+        skip_reasons=tuple(dict.fromkeys(skip_reasons)),
+    )
+
+
+def _decide(cl: Claim, failures: list[str], missing: list[str], ran_roles: set[str],
+            refutations: list[Mapping], scopes: list[str]) -> tuple[str, str]:
+    """(verdict key, label) -- the rules of the module docstring, in order."""
+    if failures:
+        return "failing", ""
+    if missing or any(r not in ran_roles for r in cl.requires):
+        return "incomplete", ""
+    if not ran_roles:
+        return "incomplete", ""
+    if refutations:
+        if "counterexample" not in ran_roles:
+            return "incomplete", "incomplete (a refutation without a passing counterexample " \
+                "check)"
+        return ("conditional", "") if "corrected" in ran_roles else ("refuted", "")
+    numeric = "numeric" in ran_roles
+    if cl.kind == "theorem" and scopes:
+        general = [s for s in scopes if s == "general"]
+        if general:
+            return "proved", VERDICTS["proved"] + " (general form)" + (
+                " and verified numerically" if numeric else "")
+        scoped = ", ".join(dict.fromkeys(scopes))
+        return "proved_scoped", f"proved symbolically for {scoped}" + (
+            "; verified numerically" if numeric else "")
+    if cl.kind == "empirical" and "experiment" in ran_roles:
+        return "measured", ""
+    if ran_roles & {"numeric", "as_stated", "corrected", "counterexample"}:
+        return "verified", ""
+    return "incomplete", ""
+
+
+def all_verdicts(report: ReportInfo | None = None) -> dict[str, ClaimVerdict]:
+    """Verdict of every claim (all ``incomplete`` when the report is unusable)."""
     report = load_report() if report is None else report
-    results = report.results if report.usable else ()
-    return {cl.id: claim_status(cl.id, results) for cl in CLAIMS}
+    items = report.items if report.usable else ()
+    return {cl.id: claim_verdict(cl.id, items) for cl in CLAIMS}
+
+
+def _builtin_kernels() -> list[str]:
+    from derivations.kernels import BUILTIN_NAMES
+
+    return list(BUILTIN_NAMES)
+
+
+def kernel_cells(report: ReportInfo | None = None, kernels: Sequence[str] | None = None
+                 ) -> dict[str, dict[str, str]]:
+    """The claims x kernels matrix: ``cells[claim][kernel]`` in :data:`CELL_STATES`, from
+    what ran for that kernel.  A claim that is not per kernel has ``not_applicable`` cells
+    unless a check of it recorded that kernel."""
+    report = load_report() if report is None else report
+    items = report.items if report.usable else ()
+    kernels = _builtin_kernels() if kernels is None else list(kernels)
+    out: dict[str, dict[str, str]] = {}
+    for cl in CLAIMS:
+        row = {}
+        entries = _entries(cl.id, items)
+        for k in kernels:
+            failing = refuted = holds = corrected = na = False
+            for it, role, _ in entries:
+                ev = it.get("evidence") or {}
+                asserted = k in (ev.get("asserted") or ())
+                status = it["status"]
+                if status in ("failed", "xpassed") and (it.get("kernel") == k or asserted):
+                    failing = True
+                ref = _refutation(it)
+                if status == "xfailed" and ref is not None and (
+                        ref.get("kernel") or it.get("kernel")) == k:
+                    refuted = True
+                if status == "passed" and role in DECIDING_ROLES and asserted:
+                    holds = True
+                    corrected = corrected or role == "corrected"
+                na = na or k in (ev.get("not_applicable") or {})
+            if failing:
+                row[k] = "failing"
+            elif refuted:
+                row[k] = "conditional" if corrected else "refuted"
+            elif holds:
+                row[k] = "holds"
+            elif na or not cl.per_kernel:
+                row[k] = "not_applicable"
+            else:
+                row[k] = "not_run"
+        out[cl.id] = row
+    return out
 
 
 # ----------------------------------------------------------------------------- Markdown
@@ -398,34 +516,87 @@ def report_banner(report: ReportInfo) -> str:
     """A warning admonition when the report is stale, missing or invalid ("" when fresh)."""
     if report.state == "ok":
         return ""
-    titles = {"stale": "The claim report is stale", "missing": "No claim report",
+    titles = {"stale": "The claim report is stale", "missing": "No published claim report",
               "invalid": "The claim report cannot be read"}
     body = "\n".join(f"* {p}" for p in report.problems)
     if report.state == "stale":
-        body += ("\n\nThe statuses below are those of that older run. Run "
+        body += ("\n\nThe verdicts below are those of that older run. Run "
                  "`bash scripts/run_all.sh` to refresh them.")
     else:
-        body += "\n\nEvery claim is shown as *open* until a report exists."
+        body += "\n\nEvery claim is shown as *incomplete* until a complete run is published."
     return _admonition(titles[report.state], body, "warning" if report.usable else "error")
 
 
-def _run_line(report: ReportInfo) -> str:
+def run_line(report: ReportInfo) -> str:
+    """Which run a verdict comes from: run id, commit, profile, selection and item counts."""
     if not report.usable:
         return ""
-    bits = [f"report `{_show_path(report.path, REPO_ROOT)}` written {report.generated}"]
+    bits = [f"run `{report.run_id}` ({report.generated})"]
     if report.commit:
-        bits.append(f"at commit `{report.commit[:10]}`")
+        bits.append(f"commit `{report.commit[:10]}`" + (" with uncommitted changes"
+                                                         if report.dirty else ""))
     if report.hypothesis_profile:
         bits.append(f"Hypothesis profile `{report.hypothesis_profile}`")
-    line = ", ".join(bits)
-    notes = report.partial_notes
-    if notes:
-        line += "; " + "; ".join(notes)
-    return line + "."
+    args = " ".join(report.args)
+    bits.append(f"`pytest {args}`" if args else "`pytest`")
+    if report.pytest_addopts:
+        bits.append(f"`PYTEST_ADDOPTS={report.pytest_addopts}`")
+    if report.workers:
+        bits.append(f"{report.workers} xdist workers")
+    c = report.status_counts()
+    bits.append("claim checks: " + ", ".join(
+        f"{c[s]} {s.replace('_', ' ')}" for s in STATUSES if c.get(s)))
+    bits.append("complete run" if report.complete else "**partial run**")
+    return "; ".join(bits)
+
+
+def _refutation_text(ref: Mapping) -> str:
+    nums = ", ".join(f"{_md_escape(k)} = {_fmt_num(v)}" for k, v in
+                     (ref.get("numbers") or {}).items())
+    who = f" (kernel `{ref['kernel']}`)" if ref.get("kernel") else ""
+    return f"{_md_escape(ref.get('what', ''))}{who}" + (f": {nums}" if nums else "")
+
+
+def _fmt_num(v: object) -> str:
+    if isinstance(v, float):
+        return f"{v:.6g}"
+    return _md_escape(str(v))
+
+
+def _verdict_lines(v: ClaimVerdict, *, limit: int = 5) -> list[str]:
+    cl = claim_by_id(v.claim)
+    lines = []
+    roles = "; ".join(f"{role}: {v.counts_text(role)}" for role in ROLES if role in v.counts)
+    lines.append(f"Checks by role: {roles or 'none recorded'}.")
+    req = ", ".join(f"`{r}`" for r in cl.requires) or "none"
+    lines.append(f"Required roles ({cl.kind}): {req}.")
+    if v.scopes:
+        lines.append("Scope of the symbolic proofs that passed: "
+                     + "; ".join(_md_escape(s) for s in v.scopes) + ".")
+    if v.kernels:
+        lines.append("Kernels whose checks ran and asserted: "
+                     + ", ".join(f"`{k}`" for k in v.kernels) + ".")
+    for k, why in list(v.not_applicable.items())[:limit]:
+        lines.append(f"Not applicable to `{k}`: {_md_escape(why)}")
+    for ref in v.refutations[:limit]:
+        lines.append("Refuted as stated (numbers recorded by the run): " + _refutation_text(ref))
+    if len(v.refutations) > limit:
+        lines.append(f"... and {len(v.refutations) - limit} more refutations.")
+    for f in v.failures[:limit]:
+        lines.append(f"Failing: {_md_escape(f)}")
+    if len(v.failures) > limit:
+        lines.append(f"... and {len(v.failures) - limit} more failing checks.")
+    for m in v.missing[:limit]:
+        lines.append(f"Missing: {_md_escape(m)}")
+    if len(v.missing) > limit:
+        lines.append(f"... and {len(v.missing) - limit} more missing checks.")
+    for sk in v.skip_reasons[:3]:
+        lines.append(f"Skipped: {_md_escape(sk)}")
+    return lines
 
 
 def status_badge(cid: str, report: ReportInfo | None = None) -> MarkdownBlock:
-    """The live status of claim ``cid`` as a MyST admonition, for the first cell of its page:
+    """The verdict of claim ``cid`` as a MyST admonition, for the first cell of its page:
 
     ```{code-cell} ipython3
     :tags: [remove-input]
@@ -435,41 +606,97 @@ def status_badge(cid: str, report: ReportInfo | None = None) -> MarkdownBlock:
     """
     claim = claim_by_id(cid)
     report = load_report() if report is None else report
-    st = all_statuses(report)[cid]
-    lines = []
-    if report.usable and st.n_checks:
-        roles = "; ".join(f"{role}: {st.counts_text(role)}" for role in ROLES if role in st.counts)
-        lines.append(f"Checks of {cid} in the latest run — {roles}.")
-        if st.kernels:
-            lines.append("Kernels covered: " + ", ".join(f"`{k}`" for k in st.kernels) + ".")
-        for ce in st.counterexamples:
-            lines.append(f"Refuted as stated: {_md_escape(ce)}")
-        for f in st.failures[:5]:
-            lines.append(f"Failing check: `{_short_test(f)}`")
-        if len(st.failures) > 5:
-            lines.append(f"... and {len(st.failures) - 5} more failing checks.")
-        for xf in st.expected_failures[:3]:
-            lines.append(f"Expected failure: {_md_escape(xf)}")
-        for sk in st.skip_reasons[:3]:
-            lines.append(f"Skipped: {_md_escape(sk)}")
-    elif report.usable:
-        lines.append(f"No check of {cid} was recorded in the latest run.")
-    run = _run_line(report)
+    v = all_verdicts(report)[cid]
+    lines = _verdict_lines(v) if report.usable else []
+    run = run_line(report)
     if run:
-        lines.append("From the " + run)
+        lines.append("From the published " + run + ".")
     if report.state != "ok":
         lines.append("**" + {"stale": "The report is stale", "missing": "No report",
                              "invalid": "The report cannot be read"}[report.state]
                      + ":** " + " ".join(report.problems))
-    lines.append("All statuses: {doc}`claims`." if _claims_page_exists() else "")
+    if _claims_page_exists():
+        lines.append("All verdicts and how they are decided: {doc}`claims`.")
     body = "\n\n".join(x for x in lines if x)
-    title = f"Status of {claim.id}: {st.label}"
+    title = f"Verdict on {claim.id}: {v.label}"
     if report.state == "stale":
         title += " (stale report)"
-    elif report.usable and report.selective:
-        title += " (partial run)"
-    cls = _ADMONITION_CLASS[st.key] if report.state == "ok" else "warning"
+    cls = _ADMONITION_CLASS[v.key] if report.state == "ok" else "warning"
     return MarkdownBlock(_admonition(title, body, cls))
+
+
+def claims_index(report: ReportInfo | None = None, *, book_dir: Path | None = None,
+                 part: str = "all") -> MarkdownBlock:
+    """The claims index of ``book/claims.md``.
+
+    ``part="summary"``: a banner when the report is not fresh, the run it comes from, a tally
+    and one table row per claim (verdict, kernels covered, checks by status);
+    ``part="details"``: one block per claim with its statement, provenance, verdict,
+    refutation numbers, links, and its checks by role; ``"all"``: both.
+    """
+    if part not in ("all", "summary", "details"):
+        raise ValueError(f"part must be 'all', 'summary' or 'details', got {part!r}")
+    report = load_report() if report is None else report
+    book_dir = book_dir_default() if book_dir is None else book_dir
+    verdicts = all_verdicts(report)
+    in_toc = toc_pages(book_dir)
+    parts = []
+    banner = report_banner(report)
+    if banner:
+        parts.append(banner)
+    run = run_line(report)
+    if run:
+        exit_note = ""
+        if report.exitstatus not in (None, 0):
+            exit_note = f" The run ended with pytest exit status {report.exitstatus}."
+        parts.append("Verdicts computed from the published " + run + "." + exit_note)
+    tally = Counter(v.key for v in verdicts.values())
+    parts.append("Summary: " + "; ".join(
+        f"{VERDICTS[k]}: **{tally[k]}**" for k in VERDICTS if tally.get(k)) + ".")
+
+    rows, details = [], []
+    for cl in CLAIMS:
+        v = verdicts[cl.id]
+        has_page = cl.slug in in_toc and (book_dir / f"{cl.slug}.md").is_file()
+        title = f"{{doc}}`{_md_escape(cl.title)} <{cl.slug}>`" if has_page else _md_escape(
+            cl.title)
+        kernels = ", ".join(f"`{k}`" for k in v.kernels) or "—"
+        total = v.totals()
+        checks = ", ".join(f"{total[o]} {o.replace('_', ' ')}" for o in STATUSES
+                           if total.get(o)) or "none"
+        rows.append([f"{{ref}}`{cl.id} <claim-{cl.id.lower()}>`", title,
+                     f"**{_md_escape(v.label)}**", kernels, checks])
+        details.append(_claim_details(cl, v, has_page, book_dir))
+    parts.append(_list_table(["Id", "Claim", "Verdict", "Kernels covered", "Checks"],
+                             rows, "6 24 30 24 16"))
+    if part == "summary":
+        return MarkdownBlock("\n\n".join(parts))
+    if part == "details":
+        return MarkdownBlock("\n\n".join(details))
+    return MarkdownBlock("\n\n".join([*parts, *details]))
+
+
+def _claim_details(cl: Claim, v: ClaimVerdict, has_page: bool, book_dir: Path) -> str:
+    """One claim's block of the index."""
+    lines = [f"(claim-{cl.id.lower()})=",
+             f":::{{rubric}} {cl.id} — {_md_escape(cl.title)} ({_md_escape(cl.paper_ref)})",
+             ":::", "", f"*Statement (as the paper makes it):* {_md_escape(cl.statement)}", ""]
+    items = [f"**Verdict: {_md_escape(v.label)}**", *_verdict_lines(v, limit=10)]
+    deps = ", ".join(claim_ref(d, book_dir) for d in cl.depends_on)
+    if deps:
+        items.append(f"Uses: {deps}")
+    links = []
+    for label, rel in (("derivation", f"derivations/{cl.slug}.py"),
+                       ("check", f"proofs_check/test_{cl.slug}.py")):
+        if (book_dir.parent / rel).is_file():
+            links.append(f"{label} {{download}}`{rel} <../{rel}>`")
+        else:
+            links.append(f"{label} `{rel}` (not written)")
+    links.append(f"page {{doc}}`{cl.slug}`" if has_page else f"page `book/{cl.slug}.md` "
+                 "(not in the book yet)")
+    items.append("Files: " + "; ".join(links))
+    lines += [f"* {it}" for it in items]
+    return "\n".join(lines)
 
 
 def book_dir_default() -> Path:
@@ -508,98 +735,6 @@ def claim_ref(cid: str, book_dir: Path | None = None) -> str:
     if cl.slug in toc_pages(book_dir) and (book_dir / f"{cl.slug}.md").is_file():
         return f"{{doc}}`{text} <{cl.slug}>`"
     return text
-
-
-def claims_index(report: ReportInfo | None = None, *, book_dir: Path | None = None,
-                 part: str = "all") -> MarkdownBlock:
-    """The claims index of ``book/claims.md``.
-
-    ``part="summary"``: a banner when the report is not fresh, the run it comes from, a tally
-    and one table row per claim (status, kernels covered, number of checks);
-    ``part="details"``: one block per claim with its statement, status, counterexamples,
-    links to its derivation, check and page, and its checks by role; ``"all"``: both.
-    """
-    if part not in ("all", "summary", "details"):
-        raise ValueError(f"part must be 'all', 'summary' or 'details', got {part!r}")
-    report = load_report() if report is None else report
-    book_dir = book_dir_default() if book_dir is None else book_dir
-    statuses = all_statuses(report)
-    in_toc = toc_pages(book_dir)
-    parts = []
-    banner = report_banner(report)
-    if banner:
-        parts.append(banner)
-    if report.usable and report.selective:
-        parts.append(_admonition(
-            "The claim report comes from a partial run",
-            "\n".join(f"* {n}" for n in report.partial_notes if n.startswith("only "))
-            + "\n\nClaims whose checks were not selected show as *open*. Run "
-            "`bash scripts/run_all.sh` for a complete report.", "warning"))
-    run = _run_line(report)
-    if run:
-        exit_note = ""
-        if report.exitstatus not in (None, 0):
-            exit_note = f" The run ended with pytest exit status {report.exitstatus}."
-        parts.append("Statuses computed from the " + run + exit_note)
-    tally = Counter(st.key for st in statuses.values())
-    parts.append("Summary: " + "; ".join(
-        f"{STATUS_LABELS[k]}: **{tally[k]}**" for k in STATUS_LABELS if tally.get(k)) + ".")
-
-    rows, details = [], []
-    for cl in CLAIMS:
-        st = statuses[cl.id]
-        has_page = cl.slug in in_toc and (book_dir / f"{cl.slug}.md").is_file()
-        title = f"{{doc}}`{_md_escape(cl.title)} <{cl.slug}>`" if has_page else _md_escape(
-            cl.title)
-        kernels = ", ".join(f"`{k}`" for k in st.kernels) or "—"
-        total = Counter()
-        for c in st.counts.values():
-            total.update(c)
-        checks = ", ".join(f"{total[o]} {o}" for o in OUTCOMES if total.get(o)) or "none"
-        rows.append([f"{{ref}}`{cl.id} <claim-{cl.id.lower()}>`", title,
-                     f"**{st.label}**", kernels, checks])
-        details.append(_claim_details(cl, st, has_page, book_dir))
-    parts.append(_list_table(["Id", "Claim", "Status", "Kernels covered", "Checks"],
-                             rows, "6 30 26 22 16"))
-    if part == "summary":
-        return MarkdownBlock("\n\n".join(parts))
-    if part == "details":
-        return MarkdownBlock("\n\n".join(details))
-    return MarkdownBlock("\n\n".join([*parts, *details]))
-
-
-def _claim_details(cl, st: ClaimStatus, has_page: bool, book_dir: Path) -> str:
-    """One claim's block of the index: statement, status, links, counts by role."""
-    lines = [f"(claim-{cl.id.lower()})=",
-             f":::{{rubric}} {cl.id} — {_md_escape(cl.title)} ({_md_escape(cl.paper_ref)})",
-             ":::", "", f"*Statement (as the paper makes it):* {_md_escape(cl.statement)}", ""]
-    items = [f"**Status: {st.label}**"]
-    for ce in st.counterexamples:
-        items.append(f"Counterexample to the statement as made: {_md_escape(ce)}")
-    for f in st.failures[:5]:
-        items.append(f"Failing check: `{_short_test(f)}`")
-    if len(st.failures) > 5:
-        items.append(f"... and {len(st.failures) - 5} more failing checks")
-    for xf in st.expected_failures:
-        items.append(f"Expected failure ({_md_escape(xf)})")
-    if st.skip_reasons:
-        items.append("Skipped: " + "; ".join(_md_escape(s) for s in st.skip_reasons[:3]))
-    links = []
-    for label, rel in (("derivation", f"derivations/{cl.slug}.py"),
-                       ("check", f"proofs_check/test_{cl.slug}.py")):
-        if (book_dir.parent / rel).is_file():
-            links.append(f"{label} {{download}}`{rel} <../{rel}>`")
-        else:
-            links.append(f"{label} `{rel}` (not written)")
-    links.append(f"page {{doc}}`{cl.slug}`" if has_page else f"page `book/{cl.slug}.md` "
-                 "(not in the book yet)")
-    items.append("Files: " + "; ".join(links))
-    roles = "; ".join(f"{role}: {st.counts_text(role)}" for role in ROLES if role in st.counts)
-    items.append("Checks by role: " + (roles or "none recorded"))
-    if st.kernels:
-        items.append("Kernels covered: " + ", ".join(f"`{k}`" for k in st.kernels))
-    lines += [f"* {it}" for it in items]
-    return "\n".join(lines)
 
 
 def _list_table(header: list[str], rows: list[list[str]], widths: str) -> str:

@@ -1,0 +1,420 @@
+"""pytest plugin: record, per claim, what a run of the claim checks actually executed.
+
+Loaded by the root ``conftest.py`` (``pytest_plugins``).  Every test marked
+``@pytest.mark.claim(id, role[, scope=...])`` is a *claim item*.  The plugin records, from
+pytest's own hooks and not from the command line:
+
+* **collected** -- every claim item, seen before ``-k``/``-m``/``--deselect``/``--lf``
+  narrow the selection (a ``tryfirst`` collection hook);
+* **deselected** -- the items those options removed (``pytest_deselected``);
+* **outcome** -- passed, failed (setup/teardown errors included), xfailed, xpassed,
+  skipped, with the evidence the check recorded (:mod:`proofs_check.evidence`: kernels
+  asserted, kernels not applicable, the :class:`~derivations.claims.Refuted` record);
+* **not run** -- collected, not deselected, without an outcome (``-x``, ``--maxfail``,
+  an interrupted run, a crashed xdist worker);
+* **not collected** -- claim check functions in the check directory that the run did not
+  collect at all (a file or node-id selection, ``--lf`` skipping files, an import error);
+  and functions named by node id with a parameter (``::test[x]``), whose other parameters
+  were never collected.
+
+Each process (the controller and every xdist worker) writes its collection record under
+the run's folder; the controller merges them at the end and writes the run report
+``reports/runs/<run id>.json`` (``$CLAIMS_RUNS_DIR`` overrides the folder).  Only a run in
+which every claim check of every claim ran (none deselected, not run or not collected)
+also becomes the published report ``reports/claims.json`` (``$CLAIMS_REPORT``), the one the
+book reads.  Verdicts are computed from these records by :mod:`numerics.claim_report`.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import os
+import re
+import shutil
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from derivations.claims import CLAIMS, ROLES, Refuted, claim_by_id
+from proofs_check import evidence
+
+SCHEMA = 2
+
+# statuses of an item in a run report
+RAN = ("passed", "failed", "xfailed", "xpassed", "skipped")
+MISSING = ("deselected", "not_run", "not_collected")
+
+
+# ----------------------------------------------------------------------------- paths
+def runs_dir(rootpath: Path) -> Path:
+    env = os.environ.get("CLAIMS_RUNS_DIR")
+    return Path(env) if env else Path(rootpath) / "reports" / "runs"
+
+
+def published_path(rootpath: Path) -> Path:
+    env = os.environ.get("CLAIMS_REPORT")
+    return Path(env) if env else Path(rootpath) / "reports" / "claims.json"
+
+
+def check_dir(rootpath: Path) -> Path:
+    """Where the claim checks live (``$CLAIMS_CHECK_DIR`` or ``proofs_check/``)."""
+    env = os.environ.get("CLAIMS_CHECK_DIR")
+    return Path(env) if env else Path(rootpath) / "proofs_check"
+
+
+# ----------------------------------------------------------------------------- markers
+def claim_marks(item) -> list[tuple[str, str, str]]:
+    """``(claim, role, scope)`` of every claim marker of ``item``; bad markers are usage
+    errors (unknown id or role, symbolic without a scope, symbolic for an empirical claim)."""
+    out = []
+    for mark in item.iter_markers("claim"):
+        if len(mark.args) != 2 or set(mark.kwargs) - {"scope"}:
+            raise pytest.UsageError(f"{item.nodeid}: use @pytest.mark.claim(id, role) "
+                                    "or @pytest.mark.claim(id, 'symbolic', scope=...)")
+        cid, role = mark.args
+        try:
+            cl = claim_by_id(cid)
+        except KeyError as exc:
+            raise pytest.UsageError(f"{item.nodeid}: {exc.args[0]}") from None
+        if role not in ROLES:
+            raise pytest.UsageError(f"{item.nodeid}: claim role {role!r} not in {ROLES}")
+        scope = mark.kwargs.get("scope", "")
+        if role == "symbolic":
+            if not isinstance(scope, str) or not scope.strip():
+                raise pytest.UsageError(
+                    f"{item.nodeid}: a symbolic check must state its scope: "
+                    "scope='general' (the claim in its general form) or e.g. scope='n = 2'")
+            if cl.kind == "empirical":
+                raise pytest.UsageError(f"{item.nodeid}: {cid} is an empirical claim; it "
+                                        "cannot have symbolic checks (use 'sanity')")
+        elif scope:
+            raise pytest.UsageError(f"{item.nodeid}: scope= is for symbolic checks only")
+        out.append((cid, role, scope))
+    return out
+
+
+def _kernel_param(item) -> str | None:
+    cs = getattr(item, "callspec", None)
+    if cs is None:
+        return None
+    k = cs.params.get("kernel_name")
+    return k if isinstance(k, str) else None
+
+
+def expected_functions(directory: Path, rootpath: Path) -> dict[str, list[str]]:
+    """Claim check functions defined in ``directory/test_*.py`` (static parse): node-id
+    prefix ``path::name`` -> claim ids (a computed id counts as the file's own claim)."""
+    slugs = {cl.slug: cl.id for cl in CLAIMS}
+    out: dict[str, list[str]] = {}
+    for path in sorted(directory.glob("test_*.py")):
+        try:
+            tree = ast.parse(path.read_text(), filename=str(path))
+        except (OSError, SyntaxError):
+            continue
+        try:
+            rel = path.resolve().relative_to(Path(rootpath).resolve()).as_posix()
+        except ValueError:
+            rel = path.as_posix()
+        stem = path.stem.removeprefix("test_")
+        own = slugs.get(stem) or next((cid for s, cid in sorted(slugs.items(), key=lambda kv:
+                                                                 -len(kv[0]))
+                                       if stem.startswith(s)), None)
+        module_ids = _mark_ids(_module_marks(tree), own)
+
+        def visit(body, prefix, marks, rel=rel, own=own):
+            for node in body:
+                if isinstance(node, ast.ClassDef) and node.name.startswith("Test"):
+                    visit(node.body, f"{prefix}{node.name}::",
+                          marks + _mark_ids(node.decorator_list, own))
+                elif (isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))
+                      and node.name.startswith("test")):
+                    ids = marks + _mark_ids(node.decorator_list, own)
+                    if ids:
+                        out[f"{rel}::{prefix}{node.name}"] = list(dict.fromkeys(ids))
+
+        visit(tree.body, "", module_ids)
+    return out
+
+
+def _module_marks(tree: ast.Module) -> list[ast.AST]:
+    for stmt in tree.body:
+        if isinstance(stmt, ast.Assign) and any(isinstance(t, ast.Name) and t.id == "pytestmark"
+                                                for t in stmt.targets):
+            return list(stmt.value.elts) if isinstance(stmt.value, (ast.List, ast.Tuple)) \
+                else [stmt.value]
+    return []
+
+
+def _mark_ids(nodes, own: str | None) -> list[str]:
+    ids = []
+    for node in nodes:
+        if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+                and node.func.attr == "claim"):
+            first = node.args[0] if node.args else None
+            if isinstance(first, ast.Constant) and isinstance(first.value, str):
+                ids.append(first.value)
+            elif own:
+                ids.append(own)
+    return ids
+
+
+# ----------------------------------------------------------------------------- the plugin
+def pytest_configure(config) -> None:
+    if not config.pluginmanager.has_plugin("claim-evidence"):
+        config.pluginmanager.register(ClaimEvidence(config), "claim-evidence")
+
+
+class ClaimEvidence:
+    """The recorder; one per pytest process (controller or xdist worker)."""
+
+    def __init__(self, config) -> None:
+        self.config = config
+        self.items: dict[str, dict] = {}
+        self.deselected: set[str] = set()
+        self.results: dict[str, dict] = {}
+        wi = getattr(config, "workerinput", None)
+        if wi is not None:
+            self.run_id = wi.get("claims_run_id", "") or f"worker-{os.getpid()}"
+            self.process = wi.get("workerid", "worker")
+            self.started_unix = None
+        else:
+            self.run_id = time.strftime("%Y%m%d-%H%M%S", time.gmtime()) + f"-{os.getpid()}"
+            self.process = "main"
+            self.started_unix = time.time()
+
+    @property
+    def parts_dir(self) -> Path:
+        return runs_dir(self.config.rootpath) / (self.run_id + ".parts")
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_configure_node(self, node) -> None:  # xdist controller: workers share the id
+        node.workerinput["claims_run_id"] = self.run_id
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_collection_modifyitems(self, session, config, items) -> None:
+        """Before -k/-m/--deselect/--lf deselection: every claim item and its markers."""
+        for item in items:
+            marks = claim_marks(item)
+            if not marks:
+                continue
+            item.user_properties.append(("claims", json.dumps(marks)))
+            xf = item.get_closest_marker("xfail")
+            self.items[item.nodeid] = {"claims": marks, "kernel": _kernel_param(item),
+                                       "xfail_raises": _raises_name(xf)}
+
+    def pytest_deselected(self, items) -> None:
+        self.deselected.update(item.nodeid for item in items)
+
+    def pytest_collection_finish(self, session) -> None:
+        """Write this process's collection record (the controller merges them)."""
+        if not self.items or self.config.option.collectonly:
+            return
+        self.parts_dir.mkdir(parents=True, exist_ok=True)
+        (self.parts_dir / f"collect-{self.process}.json").write_text(json.dumps({
+            "items": self.items, "deselected": sorted(self.deselected & set(self.items))}))
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_call(self, item):
+        evidence.begin_test()
+        return (yield)
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_makereport(self, item, call):
+        rep = yield
+        if call.when == "call" and any(k == "claims" for k, _ in item.user_properties):
+            rec = evidence.end_test()
+            if call.excinfo is not None and call.excinfo.errisinstance(Refuted):
+                rec["refutation"] = call.excinfo.value.record()
+            rep.user_properties.append(("evidence", json.dumps(rec, default=str)))
+        return rep
+
+    def pytest_runtest_logreport(self, report) -> None:
+        props = dict(report.user_properties)
+        if "claims" not in props:
+            return
+        outcome = None
+        if report.when == "call":
+            if hasattr(report, "wasxfail"):
+                outcome = "xfailed" if report.outcome == "skipped" else "xpassed"
+            else:
+                outcome = report.outcome
+        elif report.when == "setup" and report.outcome != "passed":
+            outcome = "skipped" if report.outcome == "skipped" else "failed"
+        elif report.when == "teardown" and report.outcome == "failed":
+            outcome = "failed"  # an error in teardown spoils a passed check
+        if outcome is None:
+            return
+        entry = self.results.setdefault(report.nodeid, {})
+        if entry.get("status") == "failed":
+            return
+        entry["status"] = outcome
+        ev = json.loads(props.get("evidence") or "{}")
+        if ev:
+            entry["evidence"] = ev
+        entry["duration_s"] = round(entry.get("duration_s", 0.0) + report.duration, 3)
+        if outcome == "skipped" and isinstance(report.longrepr, tuple):
+            entry["reason"] = _first_line(str(report.longrepr[-1])).removeprefix("Skipped: ")
+        elif outcome == "failed":
+            entry["reason"] = _failure_line(report)
+        elif outcome in ("xfailed", "xpassed"):
+            entry["reason"] = _first_line(str(getattr(report, "wasxfail", "")))
+
+    def pytest_sessionfinish(self, session, exitstatus) -> None:
+        config = self.config
+        if hasattr(config, "workerinput") or config.option.collectonly:
+            return
+        root = Path(config.rootpath)
+        items: dict[str, dict] = {}
+        deselected: set[str] = set()
+        if self.parts_dir.is_dir():
+            for f in sorted(self.parts_dir.glob("collect-*.json")):
+                try:
+                    rec = json.loads(f.read_text())
+                except (OSError, ValueError):
+                    continue
+                items.update(rec.get("items", {}))
+                deselected.update(rec.get("deselected", ()))
+            shutil.rmtree(self.parts_dir, ignore_errors=True)
+        for nodeid in self.results:  # reported, but its collection record is missing
+            items.setdefault(nodeid, {"claims": [], "kernel": None})
+        if not items:
+            return
+        records = []
+        for nodeid, info in items.items():
+            rec = {"test": nodeid, "claims": [list(m) for m in info.get("claims", [])],
+                   "kernel": info.get("kernel"), "xfail_raises": info.get("xfail_raises", "")}
+            if nodeid in self.results:
+                rec.update(self.results[nodeid])
+            elif nodeid in deselected:
+                rec["status"] = "deselected"
+            else:
+                rec["status"] = "not_run"
+            records.append(rec)
+        records += _not_collected(config, items)
+        missing = [r for r in records if r["status"] in MISSING]
+        payload = {
+            "schema": SCHEMA,
+            "run_id": self.run_id,
+            "generated_unix": time.time(),
+            "generated": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()),
+            "started_unix": self.started_unix,
+            "commit": _git(root, "rev-parse", "HEAD"),
+            "dirty": bool(_git(root, "status", "--porcelain", "--untracked-files=no")),
+            "hypothesis_profile": _profile_name(),
+            "args": [str(a) for a in config.invocation_params.args],
+            "pytest_addopts": os.environ.get("PYTEST_ADDOPTS", ""),
+            "workers": _n_workers(config),
+            "exitstatus": int(exitstatus),
+            "complete": not missing and int(exitstatus) in (0, 1),
+            "items": sorted(records, key=lambda r: r["test"]),
+        }
+        out = runs_dir(root) / f"{self.run_id}.json"
+        out.parent.mkdir(parents=True, exist_ok=True)
+        text = json.dumps(payload, indent=1, default=str)
+        out.write_text(text)
+        pub = published_path(root)
+        if payload["complete"]:
+            pub.parent.mkdir(parents=True, exist_ok=True)
+            tmp = pub.with_suffix(".tmp")
+            tmp.write_text(text)
+            tmp.replace(pub)
+        reporter = config.pluginmanager.get_plugin("terminalreporter")
+        if reporter is None:
+            return
+        where = _rel(out, root)
+        if payload["complete"]:
+            reporter.write_line(f"claim evidence: complete run -> {where}, published as "
+                                f"{_rel(pub, root)}")
+        else:
+            n = {s: sum(r["status"] == s for r in records) for s in MISSING}
+            why = [f"{v} {k.replace('_', ' ')}" for k, v in n.items() if v]
+            if int(exitstatus) not in (0, 1):
+                why.append(f"exit status {int(exitstatus)}")
+            reporter.write_line(f"claim evidence: partial run -> {where} (not published: "
+                                + ", ".join(why) + ")")
+
+
+def _raises_name(xf) -> str:
+    raises = xf.kwargs.get("raises") if xf is not None else None
+    if raises is None:
+        return ""
+    if isinstance(raises, tuple):
+        return ",".join(getattr(r, "__name__", str(r)) for r in raises)
+    return getattr(raises, "__name__", str(raises))
+
+
+def _first_line(text: str) -> str:
+    text = text.strip()
+    return text.splitlines()[0] if text else text
+
+
+def _failure_line(report) -> str:
+    crash = getattr(getattr(report, "longrepr", None), "reprcrash", None)
+    if crash is not None:
+        return _first_line(str(crash.message))[:300]
+    return _first_line(str(report.longrepr))[:300]
+
+
+def _not_collected(config, items: dict) -> list[dict]:
+    root = Path(config.rootpath)
+    expected = expected_functions(check_dir(root), root)
+    collected_funcs = {re.sub(r"\[.*\]$", "", n) for n in items}
+    narrowed = set()
+    for a in config.invocation_params.args:
+        a = str(a)
+        if "::" in a and a.endswith("]"):
+            path, _, rest = a.partition("::")
+            try:
+                rel = (Path(config.invocation_params.dir) / path).resolve().relative_to(
+                    root.resolve()).as_posix()
+            except ValueError:
+                rel = path
+            narrowed.add(f"{rel}::" + re.sub(r"\[.*\]$", "", rest))
+    out = []
+    for func, cids in expected.items():
+        if func not in collected_funcs:
+            out.append({"test": func, "claims": [[c, "", ""] for c in cids], "kernel": None,
+                        "status": "not_collected",
+                        "reason": "the run did not collect this claim check"})
+        elif func in narrowed:
+            out.append({"test": func + "[...]", "claims": [[c, "", ""] for c in cids],
+                        "kernel": None, "status": "not_collected",
+                        "reason": "selected by node id with one parameter: its other "
+                                  "parameters were not collected"})
+    return out
+
+
+def _git(root: Path, *args: str) -> str:
+    try:
+        out = subprocess.run(["git", *args], capture_output=True, text=True, cwd=root,
+                             timeout=20)
+    except (OSError, subprocess.SubprocessError):
+        return ""
+    return out.stdout.strip() if out.returncode == 0 else ""
+
+
+def _profile_name() -> str:
+    """The Hypothesis profile loaded in this process (``numerics.strategies``)."""
+    try:
+        from hypothesis import settings
+    except ImportError:  # pragma: no cover
+        return ""
+    return str(getattr(settings, "_current_profile", "") or "")
+
+
+def _n_workers(config) -> int:
+    n = getattr(config.option, "numprocesses", None)
+    try:
+        return int(n or 0)
+    except (TypeError, ValueError):
+        return 0
+
+
+def _rel(p: Path, root: Path) -> str:
+    try:
+        return str(p.resolve().relative_to(root.resolve()))
+    except ValueError:
+        return str(p)

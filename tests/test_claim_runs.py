@@ -1,0 +1,163 @@
+"""Completeness comes from pytest itself: real pytest runs of a synthetic claim-check suite
+(generated from the manifest of derivations.claims) under every way of narrowing a run.
+
+For each option -- ``-k``, ``-x``, ``--deselect``, ``-m``, ``PYTEST_ADDOPTS``, a file or
+node-id selection, ``--lf``, xdist, an interrupted run -- the run writes its own report,
+is never published, and no claim's verdict is stronger than in the complete run: it is the
+same verdict (when every check of that claim ran) or ``incomplete`` / ``failing``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from derivations.claims import claim_by_id
+from numerics.claim_report import STRENGTH, claim_verdict, load_report
+
+ROOT = Path(__file__).resolve().parent.parent
+#: synthetic claims: C1 and C2 hold / hold under a condition, C3 has a failing check,
+#: C13 is empirical
+SYNTHETIC = ("C1", "C2", "C3", "C13")
+
+
+def _role_test(cid: str, role: str) -> str:
+    cl = claim_by_id(cid)
+    head = f'@pytest.mark.claim("{cid}", "{role}"'
+    if role == "symbolic":
+        head += ', scope="general"'
+    head += ")\n"
+    name = f"test_{role}"
+    if role == "as_stated":
+        return (head + '@pytest.mark.xfail(strict=True, raises=Refuted, reason="refuted")\n'
+                '@pytest.mark.parametrize("kernel_name", ["gaussian", "laplace"])\n'
+                f"def {name}(kernel_name):\n"
+                f'    refute_unless("{cid}", False, "stated value", kernel=kernel_name, '
+                "measured=1.5, stated=1.0)\n")
+    if role in ("numeric", "corrected") and cl.per_kernel or role == "numeric":
+        return (head + '@pytest.mark.parametrize("kernel_name", ["gaussian", "laplace"])\n'
+                f"def {name}(kernel_name):\n    assert 1 + 1 == 2\n"
+                "    asserted_for(kernel_name)\n")
+    return head + f"def {name}():\n    assert True\n"
+
+
+def _module(cid: str) -> str:
+    cl = claim_by_id(cid)
+    roles = list(cl.requires)
+    if "as_stated" in roles or cid == "C2":
+        roles += [r for r in ("as_stated", "counterexample", "corrected") if r not in roles]
+    body = [_role_test(cid, r) for r in dict.fromkeys(roles)]
+    body.append(f'@pytest.mark.slow\n@pytest.mark.claim("{cid}", "sanity")\n'
+                "def test_slow_sanity():\n    pass\n")
+    body.append(f'@pytest.mark.claim("{cid}", "sanity")\n'
+                "def test_interruptible():\n"
+                '    if os.environ.get("SYN_INTERRUPT"):\n        raise KeyboardInterrupt\n')
+    if cid == "C3":
+        body.append(f'@pytest.mark.claim("{cid}", "numeric")\n'
+                    "def test_numeric_broken():\n    assert 1 + 1 == 3\n")
+    return ("import os\n\nimport pytest\n\nfrom derivations.claims import Refuted\n"
+            "from proofs_check.evidence import asserted_for, refute_unless\n\n\n"
+            + "\n\n".join(body))
+
+
+@pytest.fixture(scope="module")
+def suite(tmp_path_factory):
+    base = tmp_path_factory.mktemp("claimsuite")
+    checks = base / "checks"
+    checks.mkdir()
+    for cid in SYNTHETIC:
+        slug = claim_by_id(cid).slug
+        (checks / f"test_{slug}.py").write_text(_module(cid))
+    (base / "pytest.ini").write_text(textwrap.dedent("""\
+        [pytest]
+        markers =
+            claim(id, role): claim check
+            slow: slow
+        """))
+    full = _run(base, [])
+    assert full["complete"], [i for i in full["items"] if i["status"] not in
+                              ("passed", "xfailed", "failed")]
+    published = (base / "claims.json").read_text()
+    assert json.loads(published)["run_id"] == full["run_id"]
+    return base, full, published
+
+
+def _run(base: Path, args: list[str], env_extra: dict | None = None) -> dict:
+    runs = base / "runs"
+    before = set(runs.glob("*.json")) if runs.is_dir() else set()
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTEST_ADDOPTS", "CI")}
+    env.update(PYTHONPATH=str(ROOT), CLAIMS_CHECK_DIR=str(base / "checks"),
+               CLAIMS_RUNS_DIR=str(runs), CLAIMS_REPORT=str(base / "claims.json"),
+               **(env_extra or {}))
+    paths = [] if any(a.startswith("checks/") for a in args) else ["checks"]
+    proc = subprocess.run([sys.executable, "-m", "pytest", "-p", "proofs_check.plugin",
+                           "-q", "-rN", *paths, *args],
+                          cwd=base, env=env, capture_output=True, text=True, timeout=300)
+    new = sorted(set(runs.glob("*.json")) - before)
+    assert len(new) == 1, (proc.stdout[-2000:], proc.stderr[-2000:])
+    return json.loads(new[0].read_text())
+
+
+def _verdicts(report: dict) -> dict[str, str]:
+    return {cid: claim_verdict(cid, report["items"]).key for cid in SYNTHETIC}
+
+
+def test_complete_run_verdicts(suite):
+    _, full, _ = suite
+    v = _verdicts(full)
+    assert v["C3"] == "failing"
+    assert v["C2"] == "conditional"
+    assert v["C13"] == "measured"
+    assert v["C1"] in ("proved", "proved_scoped", "verified", "conditional")
+
+
+CASES = [
+    ("-k", ["-k", "not laplace"], {}, "C1"),
+    ("-x", ["-x"], {}, "C1"),
+    ("--maxfail", ["--maxfail=1"], {}, "C1"),
+    ("--deselect", ["--deselect",
+                    "checks/test_prediction_shift.py::test_as_stated[gaussian]"], {}, "C2"),
+    ("-m", ["-m", "not slow"], {}, "C1"),
+    ("PYTEST_ADDOPTS", [], {"PYTEST_ADDOPTS": "-k gaussian"}, "C2"),
+    ("file selection", ["checks/test_scalar_gain.py"], {}, "C2"),
+    ("node id with a parameter", ["checks/test_scalar_gain.py::test_numeric[gaussian]"], {},
+     "C1"),
+    ("xdist -x", ["-n", "2", "-x"], {}, None),
+    ("interrupted", [], {"SYN_INTERRUPT": "1"}, None),
+]
+
+
+@pytest.mark.parametrize("name, args, env, target", CASES, ids=[c[0] for c in CASES])
+def test_narrowed_run_never_raises_a_verdict(suite, name, args, env, target):
+    base, full, published = suite
+    part = _run(base, args, env)
+    assert not part["complete"], name
+    assert (base / "claims.json").read_text() == published, "a partial run was published"
+    full_v, part_v = _verdicts(full), _verdicts(part)
+    for cid in SYNTHETIC:
+        assert part_v[cid] in (full_v[cid], "incomplete", "failing"), (name, cid, part_v)
+        assert STRENGTH[part_v[cid]] <= STRENGTH[full_v[cid]], (name, cid, part_v)
+    if target:
+        assert part_v[target] == "incomplete", (name, target, part_v)
+
+
+def test_last_failed_run(suite):
+    base, full, published = suite
+    part = _run(base, ["--lf"])
+    assert not part["complete"]
+    assert (base / "claims.json").read_text() == published
+    v = _verdicts(part)
+    assert v["C3"] == "failing"
+    assert all(v[c] == "incomplete" for c in ("C1", "C2", "C13")), v
+
+
+def test_published_report_loads(suite):
+    base, full, _ = suite
+    rep = load_report(base / "claims.json", root=base, head=None, files=[])
+    assert rep.state == "ok" and rep.complete and rep.run_id == full["run_id"]
