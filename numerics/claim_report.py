@@ -71,6 +71,9 @@ __all__ = [
     "toc_pages",
     "report_banner",
     "claim_ref",
+    "run_line",
+    "verdict_rules",
+    "manifest_table",
 ]
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -758,3 +761,24 @@ def claim_statement(cid: str) -> MarkdownBlock:
         f"{_md_escape(cl.statement)}\n\n"
         f"**Provenance:** Granziol (2026), {_md_escape(cl.paper_ref)}. **Kind:** {kind}. "
         f"**Uses:** {deps}.")
+
+
+def verdict_rules() -> MarkdownBlock:
+    """The verdict rules, as stated in this module's docstring (printed on the claims page
+    so that the rules shown are the rules the code applies)."""
+    doc = __doc__ or ""
+    start = doc.index("A claim's verdict")
+    end = doc.index("Skipped checks decide nothing")
+    tail = doc[end:].split("\n\n")[0]
+    text = (doc[start:end] + tail).replace("``", "`").replace("<scope>", "*scope*")
+    return MarkdownBlock(re.sub(r":\w+:`", "`", text))
+
+
+def manifest_table() -> MarkdownBlock:
+    """The manifest of :mod:`derivations.claims`: kind, required roles, dependencies."""
+    rows = [[cl.id, _md_escape(cl.title), cl.kind,
+             ", ".join(f"`{r}`" for r in cl.requires) or "—",
+             ", ".join(cl.depends_on) or "—", "yes" if cl.per_kernel else "no"]
+            for cl in CLAIMS]
+    return MarkdownBlock(_list_table(["Id", "Claim", "Kind", "Required roles", "Uses",
+                                      "Per kernel"], rows, "6 26 10 34 14 10"))
