@@ -782,3 +782,47 @@ def manifest_table() -> MarkdownBlock:
             for cl in CLAIMS]
     return MarkdownBlock(_list_table(["Id", "Claim", "Kind", "Required roles", "Uses",
                                       "Per kernel"], rows, "6 26 10 34 14 10"))
+
+
+def _main(argv: Sequence[str] | None = None) -> int:
+    """``python -m numerics.claim_report [check|show|runs]``.
+
+    ``check``: exit 1 unless the published report exists, is readable, comes from a complete
+    run and is fresh (the strict book build requires it); ``show``: every verdict, one line
+    each; ``runs``: the run reports, newest last, with complete/partial.
+    """
+    import argparse
+
+    ap = argparse.ArgumentParser(prog="python -m numerics.claim_report",
+                                 description="Claim verdicts from the published run report.")
+    ap.add_argument("command", choices=("check", "show", "runs"), nargs="?", default="show")
+    ap.add_argument("--report", default=None, help="a run report (default: the published one)")
+    args = ap.parse_args(argv)
+    if args.command == "runs":
+        for p in list_runs():
+            try:
+                payload = json.loads(p.read_text())
+            except (OSError, ValueError):
+                print(f"{p.name}: unreadable")
+                continue
+            print(f"{p.name}: {'complete' if payload.get('complete') else 'partial'}, "
+                  f"exit {payload.get('exitstatus')}, {len(payload.get('items', []))} items, "
+                  f"args {' '.join(payload.get('args', []))}")
+        return 0
+    report = load_report(args.report)
+    if args.command == "check":
+        if report.state != "ok" or not report.complete:
+            why = list(report.problems) or ["the report is not from a complete run"]
+            print("claim report not usable for the book: " + "; ".join(why))
+            return 1
+        print("claim report: " + run_line(report))
+        return 0
+    if report.usable:
+        print(run_line(report).replace("`", "").replace("**", ""))
+    for cid, v in all_verdicts(report).items():
+        print(f"{cid:4s} {v.label}")
+    return 0 if report.usable else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(_main())

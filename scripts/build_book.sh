@@ -22,6 +22,14 @@ if ! .venv/bin/python scripts/gen_toc.py --check >/dev/null 2>&1; then
          "run .venv/bin/python scripts/gen_toc.py" >&2
 fi
 
+# the book shows verdicts: it is built only from a published, complete and fresh run of the
+# claim checks (reports/claims.json; see numerics/claim_report.py)
+if ! .venv/bin/python -m numerics.claim_report check; then
+    echo "error: no complete, fresh claim report to build the book from; run the claim checks" \
+         "first: bash scripts/run_all.sh (or .venv/bin/python -m pytest proofs_check/ -n 2)" >&2
+    exit 1
+fi
+
 log="$(mktemp "${TMPDIR:-/tmp}/book-build.XXXXXX")"
 start=$(date +%s)
 set +e

@@ -2,13 +2,16 @@
 # The main command: verify every claim, then build the book from code.
 #
 #   bash scripts/run_all.sh              # all claim checks (slow ones too), then the book
-#   bash scripts/run_all.sh -m "not slow"  # extra arguments go to the claim-check pytest run
+#   bash scripts/run_all.sh -k gaussian  # extra arguments go to the claim-check pytest run
+#                                        # (a selection makes the run partial: not published,
+#                                        # and the book build then refuses to run)
 #
 # 1. set-up (scripts/bootstrap.sh);
-# 2. pytest proofs_check/ -n 2 (every claim check, slow ones included) writing
-#    reports/claims.json (per-claim outcomes, read by the book) and reports/proofs_check.xml
-#    (JUnit XML). A failing check does NOT stop the book build (the book reports the status
-#    of every claim); it makes this script exit non-zero;
+# 2. pytest proofs_check/ -n 2 (every claim check, slow ones included): the claim-evidence
+#    plugin writes reports/runs/<run id>.json and, for a complete run, publishes it as
+#    reports/claims.json (read by the book); JUnit XML in reports/proofs_check.xml.
+#    A failing check does NOT stop the book build (the book reports the verdict on every
+#    claim); it makes this script exit non-zero;
 # 3. the strict book build (scripts/build_book.sh): warnings are errors, every page executes;
 # 4. the browser check of the built book when chromium is installed (skipped otherwise);
 # 5. prints the absolute path of the book's index.html.
@@ -21,7 +24,7 @@ bash scripts/bootstrap.sh
 
 mkdir -p reports
 t0=$(date +%s)
-echo "== claim checks: pytest proofs_check/ -n 2 -> reports/claims.json" >&2
+echo "== claim checks: pytest proofs_check/ -n 2 -> reports/runs/ (published as reports/claims.json when complete)" >&2
 checks_rc=0
 .venv/bin/python -m pytest proofs_check/ -n 2 --junitxml=reports/proofs_check.xml "$@" \
     || checks_rc=$?
@@ -49,6 +52,10 @@ elif [[ $checks_rc -ne 0 ]]; then
     echo "CLAIM CHECKS FAILED (pytest exit code $checks_rc); see reports/claims.json and the book"
 else
     echo "claim checks passed (report: $ROOT/reports/claims.json)"
+fi
+if ! .venv/bin/python -m numerics.claim_report check >/dev/null; then
+    echo "NO COMPLETE CLAIM REPORT: the run was partial (a selection, -x, an interruption);" \
+         "the book needs a complete run (see reports/runs/)"
 fi
 if [[ $book_rc -ne 0 ]]; then
     echo "BOOK BUILD FAILED (exit code $book_rc; warnings count as errors, see the log above)"
