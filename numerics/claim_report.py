@@ -74,6 +74,7 @@ __all__ = [
     "run_line",
     "verdict_rules",
     "manifest_table",
+    "claims_overview",
 ]
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -826,3 +827,12 @@ def _main(argv: Sequence[str] | None = None) -> int:
 
 if __name__ == "__main__":
     raise SystemExit(_main())
+
+
+def claims_overview() -> MarkdownBlock:
+    """Every claim with its title, provenance (paper section), kind and statement as the
+    paper makes it, from :data:`derivations.claims.CLAIMS` (the book's introduction)."""
+    rows = [[cl.id, _md_escape(cl.title), _md_escape(cl.paper_ref), cl.kind,
+             _md_escape(cl.statement)] for cl in CLAIMS]
+    return MarkdownBlock(_list_table(["Id", "Claim", "Paper", "Kind", "Statement (as made)"],
+                                     rows, "6 18 14 10 52"))
