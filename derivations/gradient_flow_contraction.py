@@ -20,11 +20,17 @@ Where the bound ``E_v(t) <= E_v(0) exp(-2 kappa alpha t)`` is exact / holds:
 Where it does not:
 
 * ``v`` **not an eigenvector** (only ``v^T B B^T v >= alpha``): the energy can grow
-  (:func:`non_eigen_counterexample`, exact);
+  (:func:`non_eigen_counterexample`, exact; the instance ``eps = 1/10``, ``a = 1/2`` is
+  :data:`NON_EIGEN_INSTANCE`);
 * **with the data term**: the flow converges to the minimiser of ``J`` where generically
   ``v^T g* != 0``, so ``E_v(t) -> (v^T g*)^2 > 0`` and the exponential bound fails for
   ``t > log(E_v(0)/E_v(oo)) / (2 kappa alpha)`` -- immediately if ``E_v(0) < E_v(oo)``
-  (:func:`scalar_model`, exact closed form).
+  (:func:`scalar_model`, exact closed form; at ``a = b = y = w0 = kappa = 1`` the bound
+  fails at every ``t > 0``).
+
+The bound itself is written once, :func:`stated_bound` (SymPy) and
+:func:`stated_bound_numeric` (NumPy, generated from it); every check and the network
+measurement compare with it instead of re-typing ``exp(-2 kappa alpha t)``.
 """
 
 from __future__ import annotations
@@ -41,15 +47,44 @@ CLAIM = claim_by_slug("gradient_flow_contraction")
 __all__ = [
     "CLAIM",
     "t",
+    "E0",
+    "alpha_s",
+    "stated_bound",
+    "stated_bound_numeric",
     "eigenmode_solution",
     "subspace_gronwall",
     "non_eigen_counterexample",
     "scalar_model",
+    "scalar_excess_set",
+    "NON_EIGEN_INSTANCE",
+    "SCALAR_INSTANCE",
 ]
 
 t = sp.Symbol("t", nonnegative=True)
 mu = sp.Symbol("mu", positive=True)
 alpha_s = sp.Symbol("alpha", positive=True)
+E0 = sp.Symbol("E_0", nonnegative=True)  #: E_v(0)
+
+
+def stated_bound() -> sp.Expr:
+    """The claim's bound as stated, ``E_v(0) exp(-2 kappa alpha t)`` (symbols :data:`E0`,
+    :data:`~derivations.conventions.kappa`, :data:`alpha_s`, :data:`t`)."""
+    return E0 * sp.exp(-2 * kappa * alpha_s * t)
+
+
+@cache
+def _bound_fn():
+    import numpy as np  # noqa: F401  (lambdify's module)
+
+    return sp.lambdify((E0, kappa, alpha_s, t), stated_bound(), "numpy")
+
+
+def stated_bound_numeric(E_0, kap, alpha, times):
+    """:func:`stated_bound` evaluated with NumPy (broadcasting over its arguments)."""
+    import numpy as np
+
+    return _bound_fn()(np.asarray(E_0, dtype=float), float(kap), np.asarray(alpha, dtype=float),
+                       np.asarray(times, dtype=float))
 
 
 @cache
@@ -59,24 +94,46 @@ def eigenmode_solution() -> dict:
     e0 = sp.Symbol("e_0", real=True)
     sol = sp.dsolve(sp.Eq(e(t).diff(t), -kappa * mu * e(t)), e(t), ics={e(0): e0}).rhs
     E = sp.simplify(sol**2)
-    bound = e0**2 * sp.exp(-2 * kappa * mu * t)
-    return {"e": sol, "E": E, "ratio_to_bound": sp.simplify(E / bound)}
+    bound = stated_bound().subs({E0: e0**2, alpha_s: mu})
+    return {"e": sol, "E": E, "bound": bound, "ratio_to_bound": sp.simplify(E / bound),
+            "symbols": (e0, mu)}
 
 
-def subspace_gronwall() -> dict:
-    """``d/dt |P g|^2 = -2 kappa (Pg)^T Theta (Pg) <= -2 kappa alpha |P g|^2`` (``P`` the
-    spectral projector of ``Theta`` on eigenvalues ``>= alpha``, which commutes with
-    ``Theta``), hence ``|P g(t)|^2 <= exp(-2 kappa alpha t) |P g(0)|^2`` (Gronwall).
-    Checked here on a diagonal ``Theta = diag(mu_1, mu_2)`` with ``P`` = first coordinate."""
-    m1, m2 = sp.symbols("mu_1 mu_2", positive=True)
-    g1, g2 = sp.symbols("g_1 g_2", real=True)
-    sol1 = g1 * sp.exp(-kappa * m1 * t)
-    E_P = sol1**2
-    bound = g1**2 * sp.exp(-2 * kappa * alpha_s * t)
-    gap = sp.simplify(bound - E_P)  # >= 0 when mu_1 >= alpha
-    del m2, g2
-    return {"E_P": E_P, "bound": bound, "gap": gap,
-            "gap_at_mu_eq_alpha": sp.simplify(gap.subs(m1, alpha_s))}
+@cache
+def subspace_gronwall(k: int = 3) -> dict:
+    """Grönwall on the spectral subspace ``{mu >= alpha}`` of ``Theta`` (no data term), in
+    the eigenbasis of ``Theta``, for ``k`` modes with eigenvalues ``mu_i = alpha + delta_i``
+    (``delta_i >= 0``) and initial coordinates ``c_i``.
+
+    Each coordinate follows the eigenmode solution (:func:`eigenmode_solution`, ``dsolve``):
+    ``c_i(t) = c_i exp(-kappa mu_i t)``.  With ``E_P(t) = sum_i c_i(t)^2`` and
+    ``F(t) = E_P(t) exp(2 kappa alpha t)``: ``F(0) = E_P(0)`` and
+    ``F'(t) = -2 kappa sum_i delta_i c_i(t)^2 exp(2 kappa alpha t) <= 0`` (SymPy decides the
+    sign from the assumptions), so ``F(t) <= F(0)``, i.e. ``E_P(t) <= E_P(0) exp(-2 kappa
+    alpha t)`` = :func:`stated_bound`.  Returned: ``dF_dt`` (simplified), its sign as SymPy
+    decides it, ``F(0) - E_P(0)`` and the gap ``bound - E_P`` at ``delta = 0`` (equality)."""
+    em = eigenmode_solution()
+    e0, mu_ = em["symbols"]
+    deltas = sp.symbols(f"delta_1:{k + 1}", nonnegative=True)
+    cs = sp.symbols(f"c_1:{k + 1}", real=True)
+    coords = [em["e"].subs({e0: ci, mu_: alpha_s + di}) for ci, di in zip(cs, deltas,
+                                                                          strict=True)]
+    E_P = sum(ci**2 for ci in coords)
+    E_P0 = sum(ci**2 for ci in cs)
+    F = E_P * sp.exp(2 * kappa * alpha_s * t)
+    dF = sp.simplify(sp.expand(sp.diff(F, t)))
+    bound = stated_bound().subs(E0, E_P0)
+    return {"k": k, "E_P": E_P, "bound": bound, "dF_dt": dF,
+            "dF_dt_nonpositive": dF.is_nonpositive,
+            "F0_minus_E0": sp.simplify(F.subs(t, 0) - E_P0),
+            "gap_at_delta_0": sp.simplify((bound - E_P).subs({d: 0 for d in deltas}))}
+
+
+#: the pinned non-eigenvector instance: ``Theta = diag(1, eps)``, ``g(0) = (-a, 1)``,
+#: ``v = (1, 1)/sqrt 2``
+NON_EIGEN_INSTANCE = {"eps": sp.Rational(1, 10), "a": sp.Rational(1, 2)}
+#: the pinned scalar instance with the data term
+SCALAR_INSTANCE = {"a": 1, "b": 1, "y": 1, "w_0": 1, "kappa": 1}
 
 
 @cache
@@ -90,9 +147,10 @@ def non_eigen_counterexample() -> dict:
     E = sp.expand((v.T * g)[0] ** 2)
     dE0 = sp.factor(sp.diff(E, t).subs(t, 0))
     alpha_v = sp.simplify((v.T * sp.diag(1, eps) * v)[0])
-    return {"E_v": E, "dE_dt_at_0": dE0, "alpha": alpha_v,
-            "example": {eps: sp.Rational(1, 10), a_: sp.Rational(1, 2)},
-            "dE_dt_example": dE0.subs({eps: sp.Rational(1, 10), a_: sp.Rational(1, 2)})}
+    ex = {eps: NON_EIGEN_INSTANCE["eps"], a_: NON_EIGEN_INSTANCE["a"]}
+    return {"E_v": E, "dE_dt_at_0": dE0, "alpha": alpha_v, "symbols": (eps, a_),
+            "example": ex, "dE_dt_example": dE0.subs(ex), "alpha_example": alpha_v.subs(ex),
+            "E_v0_example": E.subs(ex).subs(t, 0)}
 
 
 @cache
@@ -107,7 +165,27 @@ def scalar_model() -> dict:
     E = sp.simplify((b_ * sol) ** 2)
     w_star = a_ * y_ / (a_**2 + kappa * b_**2)
     E_inf = sp.simplify((b_ * w_star) ** 2)
-    bound = (b_ * w0) ** 2 * sp.exp(-2 * kappa * b_**2 * t)
+    bound = stated_bound().subs({E0: (b_ * w0) ** 2, alpha_s: b_**2})
     return {"w": sol, "E": E, "E_inf": E_inf, "bound": bound, "w_star": w_star,
             "initial_check": sp.simplify(E.subs(t, 0) - (b_ * w0) ** 2),
             "symbols": (a_, b_, y_, w0)}
+
+
+def _scalar_values() -> dict:
+    a_, b_, y_, w0 = scalar_model()["symbols"]
+    v = SCALAR_INSTANCE
+    return {a_: v["a"], b_: v["b"], y_: v["y"], w0: v["w_0"], kappa: v["kappa"]}
+
+
+def scalar_excess_set(bound: sp.Expr | None = None) -> sp.Set:
+    """The times ``t > 0`` at which the bound is *not* violated in the pinned scalar
+    instance (:data:`SCALAR_INSTANCE`): ``{t > 0 : E(t) <= bound(t)}``, solved by SymPy's
+    ``solveset`` at finite ``t``.  ``bound`` defaults to the claim's bound
+    (:func:`stated_bound` with ``E_0 = (b w_0)^2``, ``alpha = b^2``); the empty set means
+    the bound fails at every ``t > 0``."""
+    sm = scalar_model()
+    vals = _scalar_values()
+    b = sm["bound"] if bound is None else bound
+    excess = sp.simplify((sm["E"] - b).subs(vals))
+    ts = sp.Symbol("t_s", real=True)
+    return sp.solveset(sp.Le(excess.subs(t, ts), 0), ts, sp.Interval.open(0, sp.oo))
