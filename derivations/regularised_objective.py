@@ -46,6 +46,7 @@ __all__ = [
     "symbolic_system",
     "penalty_identity",
     "normal_equations",
+    "normal_equations_general",
     "smoother_dfs",
     "loss_gradient_stationarity",
     "objective_latex",
@@ -100,6 +101,42 @@ def normal_equations(n: int = 2) -> dict:
         diff = sp.simplify(sp.expand(grad - (lhs * al - rhs)))
         out[name] = {"objective": E, "gradient": grad, "matrix": lhs, "rhs": rhs,
                      "residual": diff, "hessian": sp.hessian(E, list(al))}
+    return out
+
+
+@cache
+def normal_equations_general() -> dict:
+    """The normal equations of both quadratic objectives for every ``n``: ``K``, ``G``
+    (``n x n``), ``alpha``, ``y`` (``n x 1``) are ``MatrixSymbol``\\ s of symbolic size ``n``.
+
+    SymPy's matrix calculus gives ``dE/dalpha`` and the Hessian; with ``K^T = K`` and
+    ``G^T = G`` substituted afterwards (the derivative is taken without assuming symmetry),
+    ``residual`` (gradient minus the claimed normal equations) must be the ``ZeroMatrix`` and
+    ``hessian_residual`` (Hessian minus the claimed system matrix) too: the Hessian *is* the
+    system matrix, positive definite for ``c > 0`` and PSD ``K``, ``G`` (``dual``) -- so the
+    stationary point is the unique minimiser."""
+    N = sp.Symbol("n", integer=True, positive=True)
+    K = sp.MatrixSymbol("K", N, N)
+    G = sp.MatrixSymbol("G", N, N)
+    al = sp.MatrixSymbol("alpha", N, 1)
+    y = sp.MatrixSymbol("y", N, 1)
+    eye = sp.Identity(N)
+    sym = {K.T: K, G.T: G}
+    objectives = {
+        "dual": (al.T * (K + c * eye) * al / 2 - y.T * al + kappa / 2 * al.T * G * al,
+                 K + c * eye + kappa * G, y),
+        "rkhs": ((y - K * al).T * (y - K * al) / 2 + c / 2 * al.T * K * al
+                 + kappa / 2 * al.T * G * al, K * K + c * K + kappa * G, K * y),
+    }
+    out = {}
+    for name, (E, lhs, rhs) in objectives.items():
+        grad = E.diff(al).subs(sym)
+        hess = grad.diff(al).subs(sym)
+        out[name] = {
+            "objective": E, "gradient": grad, "matrix": lhs, "rhs": rhs, "hessian": hess,
+            "residual": (grad - (lhs * al - rhs)).expand().doit(),
+            "hessian_residual": (hess - lhs).expand().doit(),
+        }
     return out
 
 
