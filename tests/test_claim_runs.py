@@ -161,3 +161,67 @@ def test_published_report_loads(suite):
     base, full, _ = suite
     rep = load_report(base / "claims.json", root=base, head=None, files=[])
     assert rep.state == "ok" and rep.complete and rep.run_id == full["run_id"]
+
+
+def test_evidence_travels_into_the_report(suite):
+    """Kernels asserted and refutation numbers reach the report (also from xdist workers)."""
+    base, full, _ = suite
+    for rep in (full, _run(base, ["-n", "2", "-m", "not slow"])):
+        c1 = claim_verdict("C1", rep["items"])
+        assert set(c1.kernels) == {"gaussian", "laplace"}
+        c2 = claim_verdict("C2", rep["items"])
+        nums = {tuple(sorted(r["numbers"].items())) for r in c2.refutations}
+        assert nums == {(("measured", 1.5), ("stated", 1.0))}
+        assert {r["kernel"] for r in c2.refutations} == {"gaussian", "laplace"}
+
+
+def _mini_suite(tmp_path: Path, body: str) -> Path:
+    (tmp_path / "checks").mkdir()
+    (tmp_path / "checks" / "test_scalar_gain.py").write_text(
+        "import pytest\n\nfrom derivations.claims import Refuted\n"
+        "from proofs_check.evidence import refute_unless_close\n\n\n" + textwrap.dedent(body))
+    (tmp_path / "pytest.ini").write_text("[pytest]\nmarkers =\n    claim(id, role): c\n")
+    return tmp_path
+
+
+def test_foreign_exception_in_an_as_stated_check_is_a_failure(tmp_path):
+    """A shape mismatch inside an as-stated comparison is a harness error: the strict
+    xfail(raises=Refuted) does not swallow it, and the claim is failing, not refuted."""
+    base = _mini_suite(tmp_path, """
+        @pytest.mark.claim("C1", "as_stated")
+        @pytest.mark.xfail(strict=True, raises=Refuted, reason="refuted")
+        def test_stated():
+            refute_unless_close("C1", [1.0, 2.0], [1.0], "exact", "gain")
+
+        @pytest.mark.claim("C1", "as_stated")
+        @pytest.mark.xfail(strict=True, raises=Refuted, reason="refuted")
+        def test_stated_assert():
+            assert 1 == 2, "a harness assertion"
+        """)
+    rep = _run(base, [])
+    status = {i["test"].rsplit("::", 1)[1]: i["status"] for i in rep["items"]}
+    assert status == {"test_stated": "failed", "test_stated_assert": "failed"}
+    assert claim_verdict("C1", rep["items"]).key == "failing"
+
+
+@pytest.mark.parametrize("mark, message", [
+    ('@pytest.mark.claim("C1", "symbolic")', "must state its scope"),
+    ('@pytest.mark.claim("C13", "symbolic", scope="general")', "empirical claim"),
+    ('@pytest.mark.claim("C1", "vibes")', "not in"),
+    ('@pytest.mark.claim("C99", "numeric")', "unknown claim id"),
+    ('@pytest.mark.claim("C1", "numeric", scope="general")', "symbolic checks only"),
+])
+def test_bad_markers_are_usage_errors(tmp_path, mark, message):
+    base = _mini_suite(tmp_path, f"""
+        {mark}
+        def test_x():
+            pass
+        """)
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTEST_ADDOPTS", "CI")}
+    env.update(PYTHONPATH=str(ROOT), CLAIMS_CHECK_DIR=str(base / "checks"),
+               CLAIMS_RUNS_DIR=str(base / "runs"), CLAIMS_REPORT=str(base / "claims.json"))
+    proc = subprocess.run([sys.executable, "-m", "pytest", "-p", "proofs_check.plugin", "-q",
+                           "checks"], cwd=base, env=env, capture_output=True, text=True,
+                          timeout=300)
+    assert proc.returncode == 4, proc.stdout[-1500:] + proc.stderr[-1500:]
+    assert message in proc.stdout + proc.stderr

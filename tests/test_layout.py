@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import ast
 import importlib
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -143,3 +144,44 @@ def test_gen_toc_orders_and_filters(tmp_path):
     }
     text = gen_toc.render(tmp_path)
     assert text.index("claims") < text.index("kernels") < text.index("scalar_gain")
+
+
+# ----------------------------------------------------------------------------- typed outcomes
+def _prose(text: str) -> list[tuple[int, str]]:
+    """The lines of a MyST page outside code cells, fenced blocks and front matter."""
+    out, fence, front = [], None, False
+    for n, line in enumerate(text.splitlines(), 1):
+        s = line.strip()
+        if n == 1 and s == "---":
+            front = True
+            continue
+        if front:
+            front = s != "---"
+            continue
+        m = re.match(r"^(`{3,}|~{3,})", s)
+        if m:
+            if fence is None:
+                fence = m.group(1)
+            elif s.startswith(fence) and s.strip("`~") == "":
+                fence = None
+            continue
+        if fence is None:
+            out.append((n, line))
+    return out
+
+
+# verdict words set in bold, and "about N%"-style outcome figures, typed in prose
+_TYPED = re.compile(r"\*\*(fails?|holds?|refuted|proved|verified|true|false)\b[^*]*\*\*"
+                    r"|\babout \d+(\.\d+)?\s*%|\bnon-monotone\b", re.IGNORECASE)
+
+
+@pytest.mark.parametrize("page", sorted(BOOK.glob("*.md")), ids=lambda p: p.name)
+def test_pages_type_no_outcome_and_cite_no_outside_file(page):
+    """Item 6 of the evidence model: a page never types a verdict word or an outcome figure in
+    its prose (they come from the run or the code), and never cites a file outside the
+    repository as provenance (the statements and paper sections live in
+    derivations/claims.py)."""
+    text = page.read_text()
+    assert "THEORY.md" not in text, f"{page.name} cites THEORY.md (not in this repository)"
+    bad = [f"line {n}: {line.strip()[:90]}" for n, line in _prose(text) if _TYPED.search(line)]
+    assert not bad, f"{page.name} types outcomes by hand: " + "; ".join(bad)
