@@ -43,6 +43,8 @@ CLAIM = claim_by_slug("capacity")
 __all__ = [
     "CLAIM",
     "df_derivative",
+    "derivative_identities_general",
+    "trace_classes",
     "residual_derivative",
     "data_energy_derivative",
     "commuting_residual",
@@ -69,6 +71,142 @@ def _zero(expr: sp.Expr) -> bool:
 
 def _inverse(M: sp.Matrix) -> tuple[sp.Matrix, sp.Expr]:
     return M.adjugate(), M.det()
+
+
+# --- general n: MatrixSymbol proofs ------------------------------------------------------
+_N = sp.Symbol("n", integer=True, positive=True)
+_K = sp.MatrixSymbol("K", _N, _N)
+_G = sp.MatrixSymbol("G", _N, _N)
+_M = sp.MatrixSymbol("M", _N, _N)  #: M = K + cI + kappa G, symmetric positive definite
+_C = sp.MatrixSymbol("C", _N, _N)  #: C = K + cI = M - kappa G (constant in kappa)
+_P = sp.MatrixSymbol("P", _N, _N)  #: K = P^T P
+_Q = sp.MatrixSymbol("Q", _N, _N)  #: G = Q^T Q
+_y = sp.MatrixSymbol("y", _N, 1)
+#: the symmetric matrices of the argument
+_SYMMETRIC = (_K, _G, _M, _C)
+
+
+def _sym_factor(a: sp.MatrixExpr) -> sp.MatrixExpr:
+    """One factor of a matrix word in normal form: ``S^T -> S`` for the symmetric
+    matrices, ``(S^T)^{-1} = (S^{-1})^T -> S^{-1}``, ``(A^T)^T -> A``."""
+    if isinstance(a, sp.Inverse) or (isinstance(a, sp.MatPow) and a.exp == -1):
+        return _sym_factor(a.args[0]) ** -1
+    if isinstance(a, sp.Transpose):
+        inner = a.arg
+        if isinstance(inner, sp.Transpose):
+            return _sym_factor(inner.arg)
+        if isinstance(inner, sp.Inverse) or (isinstance(inner, sp.MatPow) and inner.exp == -1):
+            return _sym_factor(sp.Transpose(inner.args[0])) ** -1
+        if inner in _SYMMETRIC:
+            return inner
+    return a
+
+
+def _words(mexpr: sp.MatrixExpr) -> list[tuple[sp.Expr, tuple]]:
+    """``mexpr`` expanded (``.expand().doit()``: products like ``M M^{-1}`` cancel) into
+    ``(scalar coefficient, matrix word)`` terms."""
+    mexpr = mexpr.expand().doit()
+    out = []
+    for t in (mexpr.args if isinstance(mexpr, sp.MatAdd) else (mexpr,)):
+        coeff, mats = sp.Integer(1), []
+        for a in (t.args if isinstance(t, sp.MatMul) else (t,)):
+            if isinstance(a, sp.Identity):
+                continue
+            if isinstance(a, sp.MatrixExpr):
+                mats.append(_sym_factor(a))
+            else:
+                coeff *= a
+        out.append((coeff, tuple(mats)))
+    return out
+
+
+def _trace_key(word: tuple) -> tuple:
+    """The class of ``tr(word)`` under the two trace rules ``tr(AB) = tr(BA)`` and
+    ``tr(A) = tr(A^T)``: the least of all rotations of the word and of its transpose."""
+    transposed = tuple(_sym_factor(sp.Transpose(a)) for a in reversed(word))
+    cands = [w[i:] + w[:i] for w in (word, transposed) for i in range(len(w))] or [()]
+    return min(cands, key=lambda w: tuple(sp.srepr(a) for a in w))
+
+
+def trace_classes(expr: sp.Expr) -> dict[tuple, sp.Expr]:
+    """A scalar -- a sum of scalar multiples of ``Trace(...)``, or a ``1 x 1`` matrix
+    expression -- as ``{trace class: coefficient}`` (zero coefficients dropped).  Two scalars
+    are equal for every ``n`` when their classes and coefficients agree."""
+    if isinstance(expr, sp.MatrixExpr):
+        terms = [(sp.Integer(1), expr)]
+    else:
+        terms = []
+        for t in sp.Add.make_args(sp.expand(expr)):
+            coeff, arg = sp.Integer(1), None
+            for f in sp.Mul.make_args(t):
+                if isinstance(f, sp.Trace):
+                    arg = f.arg
+                else:
+                    coeff *= f
+            if arg is None:
+                raise ValueError(f"term {t} is not a multiple of a trace")
+            terms.append((coeff, arg))
+    out: dict[tuple, sp.Expr] = {}
+    for coeff, m_ in terms:
+        for c2, w in _words(m_):
+            key = _trace_key(w)
+            out[key] = out.get(key, sp.Integer(0)) + coeff * c2
+    return {k: v for k, v in ((k, sp.simplify(v)) for k, v in out.items()) if v != 0}
+
+
+def _d_dkappa(f: sp.Expr) -> sp.Expr:
+    """``d f(M(kappa)) / d kappa`` for ``dM/dkappa = G``: SymPy's matrix derivative
+    ``df/dM`` (entrywise, no symmetry assumed) and the chain rule ``tr[(df/dM)^T G]``."""
+    return sp.Trace(f.diff(_M).T * _G)
+
+
+@cache
+def derivative_identities_general() -> dict:
+    """The kappa-derivatives of df, the residual, the data part ``F_B`` of the dual objective
+    and the penalty, for every ``n`` (``MatrixSymbol``\\ s of symbolic size ``n``).
+
+    Steps, each checked by SymPy except the named standard rules:
+    (1) ``df = tr[K M^{-1}]``, ``R = |y - K M^{-1} y|^2``, ``F_B = 1/2 y^T M^{-1} C M^{-1} y
+    - y^T M^{-1} y`` (``C = K + cI``), ``pen = y^T M^{-1} G M^{-1} y`` depend on kappa only
+    through ``M`` (``dM/dkappa = G``); SymPy differentiates them in ``M`` and the chain rule
+    gives ``tr[(d./dM)^T G]``; (2) ``K, G, M, C`` are symmetric; (3) equality is decided on
+    trace classes (:func:`trace_classes`: the rules ``tr(AB) = tr(BA)``, ``tr A = tr A^T``);
+    (4) ``y - K alpha = B alpha`` with ``B = M - K`` (SymPy); ``C = M - kappa G`` for
+    ``F_B``; (5) signs: with ``K = P^T P``, ``G = Q^T Q`` the df slope is
+    ``-tr[X X^T]``, ``X = P M^{-1} Q^T`` (SymPy, same rules), ``<= 0`` as a sum of squares;
+    ``dF_B/dkappa = kappa (G alpha)^T M^{-1} (G alpha) >= 0`` and ``dpen/dkappa =
+    -2 (G alpha)^T M^{-1} (G alpha) <= 0`` since ``M^{-1}`` is positive definite.
+
+    Returns, per identity, ``computed`` and ``claimed`` (SymPy expressions) and ``equal``.
+    ``control``: a wrong slope (``-tr[K M^{-1} G]``) is *not* equal to the computed one (the
+    comparison can fail)."""
+    K, G, M, C, P, Q, y = _K, _G, _M, _C, _P, _Q, _y
+    Mi = M.I
+    al = Mi * y
+    out: dict[str, dict] = {}
+
+    def record(name: str, computed: sp.Expr, claimed: sp.Expr, subs: dict | None = None):
+        comp = computed.subs(subs) if subs else computed
+        out[name] = {"computed": computed, "claimed": claimed,
+                     "equal": trace_classes(comp) == trace_classes(claimed)}
+
+    df_slope = _d_dkappa(sp.Trace(K * Mi))
+    record("df", df_slope, -sp.Trace(K * Mi * G * Mi))
+    X = P * Mi * Q.T
+    record("df_sum_of_squares", -sp.Trace(K * Mi * G * Mi), -sp.Trace(X * X.T),
+           {K: P.T * P, G: Q.T * Q})
+    res = y - K * Mi * y
+    B = M - K
+    out["residual_is_B_alpha"] = {
+        "computed": res, "claimed": B * al,
+        "equal": (res - B * al).expand().doit().is_ZeroMatrix}
+    record("residual", _d_dkappa(res.T * res), 2 * (B * al).T * K * Mi * G * al)
+    F = al.T * C * al / 2 - y.T * al
+    record("F_B", _d_dkappa(F), kappa * (G * al).T * Mi * (G * al), {C: M - kappa * G})
+    record("penalty", _d_dkappa(al.T * G * al), -2 * (G * al).T * Mi * (G * al))
+    out["control"] = {"computed": df_slope, "claimed": -sp.Trace(K * Mi * G),
+                      "equal": trace_classes(df_slope) == trace_classes(-sp.Trace(K * Mi * G))}
+    return out
 
 
 @cache
