@@ -52,10 +52,19 @@ __all__ = [
     "suppression_ratio",
     "kappa_half",
     "gain_identity",
+    "dominance_general",
     "exact_shift_identity",
     "best_penalty_radius",
     "gaussian_trigger_penalty",
+    "SHIFT_GROWS",
 ]
+
+#: a pinned instance where the penalty does not suppress the shift (C10 as stated): Gaussian
+#: kernel, one clean point, two clones, penalty at every training point; the numbers it
+#: gives are computed by the checks (``proofs_check/test_poison_suppression.py``), not here
+SHIFT_GROWS = {"kernel": "gaussian", "params": {"ell": 1.0}, "X": ((0.5,),), "y": (1.0,),
+               "zeta": (0.0,), "m": 2, "y_t": 1.0, "x0": (0.5,), "c": 0.1,
+               "kappas": (0.0, 0.1, 1.0, 10.0)}
 
 g_zeta = sp.Symbol("g_zeta", nonnegative=True)  #: sum_p |grad_1 k(z_p, zeta)|^2
 k0 = sp.Symbol("k_0", real=True)  #: k(x0, zeta)
@@ -80,6 +89,80 @@ def gain_identity(m_value: int = 3) -> sp.Expr:
     A = c * sp.eye(m_value) + s * one * one.T
     return (A.LUsolve(one) - one / (c + m_value * s)).applyfunc(
         lambda e: sp.expand(sp.numer(sp.together(e))))
+
+
+def _coefficients(expr: sp.MatrixExpr) -> dict[sp.Basic, sp.Expr]:
+    """``expr`` expanded as ``{matrix part: simplified scalar coefficient}`` (zero
+    coefficients dropped): a matrix expression is zero iff the result is empty."""
+    expr = expr.expand().doit()
+    if getattr(expr, "is_ZeroMatrix", False):
+        return {}
+    out: dict[sp.Basic, sp.Expr] = {}
+    for t in (expr.args if isinstance(expr, sp.MatAdd) else (expr,)):
+        coeff, mats = sp.Integer(1), []
+        for a in (t.args if isinstance(t, sp.MatMul) else (t,)):
+            if isinstance(a, sp.MatrixExpr):
+                mats.append(a)
+            else:
+                coeff *= a
+        key = sp.MatMul(*mats).doit() if mats else sp.Integer(1)
+        out[key] = out.get(key, sp.Integer(0)) + coeff
+    return {k: v for k, v in ((k, sp.simplify(v)) for k, v in out.items()) if v != 0}
+
+
+@cache
+def dominance_general() -> dict:
+    """The dominance closed forms for every number of clones ``m`` and every dimension
+    ``d`` (SymPy matrix expressions of symbolic size; ``1`` is ``OneMatrix(m, 1)``).
+
+    ``m`` clones of ``zeta`` have Gram block ``k_zeta 1 1^T`` and, since they share
+    ``j(zeta)``, penalty block ``g_zeta 1 1^T``; so the penalised system is
+    ``A = cI + (k_zeta + kappa g_zeta) 1 1^T``.  Returned (each must be zero / empty):
+
+    * ``solve``: ``A alpha - y_t 1`` for ``alpha = y_t / (c + m s) 1``, ``s = k_zeta +
+      kappa g_zeta`` (``alpha`` solves the system);
+    * ``inverse``: ``A W - I`` for the Sherman-Morrison ``W`` (``A`` is invertible, so
+      ``alpha`` is *the* solution);
+    * ``shift``: ``k_0 1^T alpha`` minus :data:`dominance_shift`;
+    * ``spike``: ``|grad k_0 1^T alpha|^2`` (``grad k_0`` a ``d x 1`` symbol, the gradient of
+      ``f = sum_i alpha_i k(., zeta)`` at ``x_0``) minus :data:`dominance_spike`.
+
+    ``control`` (must *not* vanish): the shift against the unpenalised one.
+    """
+    mm = sp.Symbol("m", integer=True, positive=True)
+    d = sp.Symbol("d", integer=True, positive=True)
+    one = sp.OneMatrix(mm, 1)
+    eye = sp.Identity(mm)
+    s = k_zeta + kappa * g_zeta
+    A = c * eye + k_zeta * one * one.T + kappa * g_zeta * one * one.T
+    al = y_t / (c + mm * s) * one
+    W = eye / c - s / (c * (c + mm * s)) * one * one.T
+    gk = sp.MatrixSymbol("grad_k_0", d, 1)
+    grad = gk * one.T * al
+    back = {mm: m}
+
+    def scalar(e: sp.MatrixExpr) -> sp.Expr:
+        co = _coefficients(e)
+        if set(co) - {sp.Integer(1), sp.Identity(1), sp.OneMatrix(1, 1)}:
+            raise ValueError(f"not a scalar: {e}")
+        return sum(co.values(), sp.Integer(0)).subs(back)
+
+    sq = grad.T * grad
+    gk_sq = gk.T * gk
+    spike_coeff = _coefficients(sq)
+    spike_diff = {k: sp.simplify(v.subs(back) - (dominance_spike / grad_k0_sq if k == gk_sq
+                                                   else 0))
+                  for k, v in spike_coeff.items()}
+    return {
+        "A": A, "alpha": al, "W": W, "gradient": grad,
+        "solve": _coefficients(A * al - y_t * one),
+        "inverse": _coefficients(A * W - eye),
+        "shift": sp.simplify(scalar(k0 * one.T * al) - dominance_shift),
+        # the same comparison against the unpenalised shift must not vanish (it can fail)
+        "control": sp.simplify(scalar(k0 * one.T * al) - dominance_shift.subs(kappa, 0)),
+        "spike": {k: v for k, v in spike_diff.items() if v != 0},
+        "spike_terms": list(spike_coeff),
+    }
 
 
 @cache
