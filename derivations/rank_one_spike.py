@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import sympy as sp
 
+from derivations import prediction_shift as ps
 from derivations.claims import claim_by_slug
 from derivations.kernels import KernelSpec, a, b, get_spec, iter_specs, r, u
 
@@ -42,6 +43,7 @@ __all__ = [
     "grad_norm_sq",
     "spike_eigen",
     "rank_one_proof",
+    "general_spike_proof",
     "Dk", "Gk", "bm",
 ]
 
@@ -103,4 +105,54 @@ def rank_one_proof(d: int = 3) -> dict[str, sp.Expr]:
         "rank": GN.subs({g[i]: i + 2 for i in range(d)}).subs(bm, 3).rank(),
         "orth_images": [sp.simplify(GN * v) for v in orth],
         "eigenvalue_minus_R_shift_sq": sp.simplify(s["eigenvalue"] - s["R_times_shift_sq"]),
+    }
+
+
+def general_spike_proof() -> dict:
+    """The spike in general (symbolic ``n``, ``m`` and ``d``), from C2's block elimination.
+
+    1. The derived shift ``f_P(x) - f_C(x)``
+       (:func:`derivations.prediction_shift.block_elimination`, ``MatrixSymbol`` s of
+       symbolic size) depends on ``x`` through ``k(x, zeta)``,
+       ``p0 = k_C(x)^T A^{-1} k_C(zeta)`` and ``f_C(x)`` only; with
+       ``k(x, zeta) = k~(x, zeta) + p0`` substituted, ``x_symbols_left`` (the x-dependent
+       symbols that remain) must be empty and the shift must be linear in ``k~``
+       (``linear_in_kt``: ``shift - k~ d shift / d k~``, must be 0) with a factor ``b_m``
+       free of ``x`` (``b_has_x`` False).
+    2. With ``k~`` a function of one coordinate ``x_i`` (any of the ``d``),
+       ``partial_residual = d_i shift - b_m d_i k~`` (must be 0).
+    3. ``g = grad k~`` a ``MatrixSymbol`` ``d x 1`` (``d`` symbolic), ``GN = b_m^2 g g^T``:
+       ``eigen_residual = GN g - g (b_m^2 g^T g)`` and, for any ``v`` (``MatrixSymbol``),
+       ``image_residual = GN v - g (b_m^2 g^T v)`` (both must be zero matrices: rank one,
+       eigenvector ``g``, eigenvalue ``b_m^2 |g|^2``).
+    4. ``eigenvalue_minus_R_shift_sq = b_m^2 |g|^2 - R_k~ shift^2`` with
+       ``R_k~ = |g|^2 / k~^2`` (must be 0).
+    """
+    der = ps.block_elimination()
+    kxz = next(sym for sym in der["shift_raw"].free_symbols if sym.name == "k(x,zeta)")
+    fCx = sp.Symbol("f_C(x)")
+    x_dependent = {kxz, ps.p0, fCx}
+    shift = sp.simplify(der["shift_raw"].subs(kxz, ps.kt0 + ps.p0))
+    b_m = sp.simplify(sp.diff(shift, ps.kt0))
+    xi = sp.Symbol("x_i", real=True)
+    kt_fn = sp.Function("ktilde")(xi)
+    partial = sp.diff(shift.subs(ps.kt0, kt_fn), xi) - b_m * sp.diff(kt_fn, xi)
+    d = sp.Symbol("d", integer=True, positive=True)
+    g = sp.MatrixSymbol("g", d, 1)
+    v = sp.MatrixSymbol("v", d, 1)
+    GN = b_m**2 * g * g.T
+    eigen = sp.simplify(sp.expand(GN * g - g * (b_m**2 * g.T * g)))
+    image = sp.simplify(sp.expand(GN * v - g * (b_m**2 * g.T * v)))
+    lam = b_m**2 * Gk**2
+    R_tilde = Gk**2 / ps.kt0**2
+    return {
+        "shift": shift,
+        "b_m": b_m,
+        "x_symbols_left": shift.free_symbols & x_dependent,
+        "linear_in_kt": sp.simplify(shift - ps.kt0 * b_m),
+        "b_has_x": bool(b_m.free_symbols & (x_dependent | {ps.kt0})),
+        "partial_residual": sp.simplify(partial),
+        "eigen_residual": eigen,
+        "image_residual": image,
+        "eigenvalue_minus_R_shift_sq": sp.simplify(lam - R_tilde * shift**2),
     }

@@ -4,7 +4,10 @@
 (rank one).  Everything about ``(c I_m + k_zeta 1 1^T)^{-1}`` follows from the algebra
 spanned by ``I`` and ``J = 1 1^T`` with ``J^2 = m J``, which holds for *every* ``m``: we
 compute in that algebra with ``m`` a symbol, so the identity is proved for symbolic
-``m`` (and :func:`explicit_inverse_check` confirms it with explicit ``m x m`` matrices).
+``m``.  :func:`matrix_symbol_proof` makes the same argument with SymPy matrix expressions
+of symbolic size ``m`` (``1`` a ``MatrixSymbol`` of shape ``m x 1``), the only rule used
+being ``1^T 1 = m``; :func:`explicit_inverse_check` confirms it with explicit ``m x m``
+matrices for a few fixed ``m``.
 
 The gain ``S(m; c) = m / (c + m k_zeta)`` and its properties (monotone and concave in
 ``m``, ``S ~ m / c`` for ``m k_zeta << c``, ``S -> 1 / k_zeta``, decreasing in ``c``)
@@ -30,6 +33,7 @@ __all__ = [
     "sherman_morrison_inverse",
     "inverse_identity",
     "inverse_times_ones",
+    "matrix_symbol_proof",
     "explicit_inverse_check",
     "gain_properties",
 ]
@@ -80,6 +84,66 @@ def inverse_times_ones() -> sp.Expr:
     inverse's coefficients (``J 1 = m 1``); simplifies to ``1 / (c + m k_zeta)``."""
     a_, b_ = sherman_morrison_inverse()
     return sp.simplify(a_ + b_ * m)
+
+
+def _reduce_ones(expr: sp.MatrixExpr, one: sp.MatrixSymbol,
+                 mm: sp.Expr) -> dict[tuple, sp.Expr]:
+    """Expand a matrix expression in ``I`` and ``1`` (a ``MatrixSymbol``) and reduce every
+    product ``1^T 1`` to the scalar ``mm``: returns ``{matrix factors: coefficient}`` with the
+    keys ``()`` (the identity), ``(1,)``, ``(1, 1^T)``, ... and the coefficients simplified."""
+    expr = sp.expand(expr)
+    terms = expr.args if isinstance(expr, sp.MatAdd) else (expr,)
+    out: dict[tuple, sp.Expr] = {}
+    for t in terms:
+        scal, facs = _split_product(t)
+        changed = True
+        while changed:  # the one rule: 1^T 1 = m
+            changed = False
+            for i in range(len(facs) - 1):
+                if facs[i] == one.T and facs[i + 1] == one:
+                    facs = facs[:i] + facs[i + 2:]
+                    scal *= mm
+                    changed = True
+                    break
+        key = tuple(facs)
+        out[key] = out.get(key, sp.Integer(0)) + scal
+    return {k: sp.simplify(v) for k, v in out.items()}
+
+
+def _split_product(t: sp.Basic) -> tuple[sp.Expr, list[sp.MatrixExpr]]:
+    """A product term as (scalar factor, ordered matrix factors without identities)."""
+    if isinstance(t, sp.MatMul) or (isinstance(t, sp.Mul) and not isinstance(t, sp.MatrixExpr)):
+        scal, facs = sp.Integer(1), []
+        for f in t.args:
+            s_, f_ = _split_product(f)
+            scal *= s_
+            facs += f_
+        return scal, facs
+    if isinstance(t, sp.Identity):
+        return sp.Integer(1), []
+    if isinstance(t, sp.MatrixExpr):
+        return sp.Integer(1), [t]
+    return t, []
+
+
+def matrix_symbol_proof() -> dict[str, dict[tuple, sp.Expr]]:
+    """The identity for symbolic ``m`` with SymPy matrix expressions: ``M = c I_m + k 1 1^T``
+    with ``1`` a ``MatrixSymbol`` of shape ``m x 1``, reduced with ``1^T 1 = m`` only.
+
+    Returns, as ``{factors: coefficient}`` (:func:`_reduce_ones`), ``M v - 1`` for
+    ``v = 1 / (c + m k) 1`` (every coefficient must be 0: ``v`` solves ``M v = 1``) and
+    ``M W``, ``W M`` for the Sherman-Morrison ``W = I / c - k / (c (c + m k)) 1 1^T``
+    (must be the identity: ``M`` is invertible for ``c > 0``, so ``v`` is ``M^{-1} 1``)."""
+    mm = sp.Symbol("m", integer=True, positive=True)
+    one = sp.MatrixSymbol("1", mm, 1)
+    I_m = sp.Identity(mm)
+    M = c * I_m + k_zeta * one * one.T
+    a_, b_ = sherman_morrison_inverse(mm)
+    W = a_ * I_m + b_ * one * one.T
+    v = one / (c + mm * k_zeta)
+    return {"Mv_minus_1": _reduce_ones(M * v - one, one, mm),
+            "MW": _reduce_ones(M * W, one, mm),
+            "WM": _reduce_ones(W * M, one, mm)}
 
 
 def explicit_inverse_check(mm: int) -> dict[str, sp.Expr]:

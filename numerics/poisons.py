@@ -36,7 +36,7 @@ import torch
 
 from derivations import prediction_shift as ps
 from derivations import rank_one_spike as ros
-from derivations.conventions import c, k_zeta, m, y_t
+from derivations.conventions import c, k_zeta, m, ridge_from_lambda, y_t
 from derivations.kernels import a, b, get_spec, r, u
 from numerics.kernels import TorchKernel, as_kernel, lambdify_torch
 from numerics.krr import KRR, solve_spd
@@ -73,6 +73,8 @@ __all__ = [
     "exact_closed_form", "stated_closed_form", "kernel_scaled", "case_from",
     "stated_error_report", "spread_errors", "loglog_fit", "R_numeric", "spike_closed_form",
     "digits_spike_track", "law_over_m", "spread_slopes",
+    "stated_shift_comparison", "stated_spike_comparison", "stated_law_comparison",
+    "paper_ridge_law",
 ]
 
 #: direction models of :func:`spread_cluster`
@@ -481,6 +483,53 @@ def case_from(name, pexp, d, n_clean, m, y_t, rel_ridge, r_rel, seed, near_clean
                      rel_ridge=10**rel_ridge, r_rel=r_rel, seed=seed, near_clean=near_clean)
 
 
+def stated_shift_comparison(case) -> dict:
+    """C2 on one instance: the refitted shift (``measured``), the stated dominance formula
+    (``stated``) and the exact conditional-kernel closed form (``exact``) at ``x0``, and
+    the stated formula's relative error ``|stated - measured| / |stated|``."""
+    clean, poisoned = case.fit()
+    meas = float(measured_shift(clean, poisoned, case.x0)[0])
+    stated = float(stated_closed_form(case))
+    return {"measured": meas, "stated": stated, "exact": float(exact_closed_form(case, clean)),
+            "rel_error": abs(meas - stated) / abs(stated) if stated != 0 else float("inf")}
+
+
+def stated_spike_comparison(case) -> dict:
+    """C3 on one instance: the top eigenpair of the autograd poison GN term of the refits
+    against the stated spike (eigenvalue ``R_k(x0, zeta) Delta f^2`` with the *raw* kernel
+    and the refitted ``Delta f``; eigenvector ``grad k / |grad k|``).
+
+    Keys: ``lam_measured``, ``lam_stated``, ``lam_exact`` (``R_k~ Delta f^2``, closed form),
+    ``rel_error`` (``|lam_measured - lam_stated| / |lam_stated|``), ``cos2_stated``
+    (squared overlap of the top eigenvector with ``grad k``), ``lam_second`` (the next
+    eigenvalue, ``nan`` in ``d = 1``), ``shift`` (refitted ``Delta f``), ``d``."""
+    clean, poisoned = case.fit()
+    H = autograd_gn_term(clean, poisoned, case.x0)[0]
+    d = H.shape[-1]
+    vals, vecs = top_eigenpairs(H, min(2, d))
+    shift = float(measured_shift(clean, poisoned, case.x0)[0])
+    gk = case.kernel.grad(case.x0, case.zeta)[0, 0]
+    lam_stated = R_numeric(case.kernel, case.x0, case.zeta) * shift**2
+    lam = float(vals[0])
+    return {"lam_measured": lam, "lam_stated": lam_stated,
+            "lam_exact": float(spike_closed_form(case, clean)[0]),
+            "rel_error": abs(lam - lam_stated) / abs(lam_stated) if lam_stated else float("inf"),
+            "cos2_stated": float((vecs[:, 0] @ gk) ** 2 / (gk @ gk)),
+            "lam_second": float(vals[1]) if d > 1 else float("nan"),
+            "shift": shift, "d": d}
+
+
+def stated_law_comparison(case, ms=(1, 10, 100)) -> dict:
+    """C4 on one instance, over the poison counts ``ms`` (the instance's own ``m`` is not
+    used): refitted ``Delta f`` and autograd ``Lambda_GN``, the stated ``R_k Delta f^2`` (raw
+    kernel, refitted shift), and ``ratio = Lambda / (R_k Delta f^2)`` per ``m`` (the law's
+    shape holds when it is the same for every ``m``; its constant is right when it is 1)."""
+    shifts, lams = law_over_m(case, tuple(ms))
+    stated = R_numeric(case.kernel, case.x0, case.zeta) * shifts**2
+    return {"ms": tuple(int(v) for v in ms), "shifts": shifts, "lams": lams, "stated": stated,
+            "ratio": lams / stated}
+
+
 def stated_error_report(name: str, seed: int = 0, n: int = 40) -> dict:
     """Relative error |stated - refit| / |refit| on ``n`` random coupled instances."""
     rng = np.random.default_rng(seed)
@@ -634,6 +683,28 @@ def law_over_m(case, ms=M_GRID, Xp_fn=None):
         shifts.append(float(measured_shift(clean, poisoned, case.x0)[0]))
         lams.append(float(top_eigenpairs(autograd_gn_term(clean, poisoned, case.x0))[0][0, 0]))
     return np.array(shifts), np.array(lams)
+
+
+def paper_ridge_law(case, lam_ridge: float, ms=(1, 10, 100)) -> dict:
+    """The law under the paper's ridge convention ``c = (n0 + m) lambda`` (``n0`` clean
+    points; the ridge grows with the poison count): for each ``m``, the refitted shift,
+    the autograd ``Lambda_GN``, and the exact spike ``R_k~ Delta f^2`` with the conditional
+    kernel *at that ridge* (closed form).  Returns the arrays and the log-log slope between
+    the extreme ``m`` (``nan`` when the shift does not move)."""
+    n0 = case.X.shape[0]
+    shifts, lams, exact = [], [], []
+    for mm in ms:
+        cc = ridge_from_lambda(lam_ridge, n0 + int(mm))
+        cm = case._replace(m=int(mm), c=cc)
+        clean, poisoned = cm.fit()
+        shifts.append(float(measured_shift(clean, poisoned, cm.x0)[0]))
+        lams.append(float(top_eigenpairs(autograd_gn_term(clean, poisoned, cm.x0))[0][0, 0]))
+        exact.append(float(spike_closed_form(cm, clean)[0]))
+    shifts, lams = np.array(shifts), np.array(lams)
+    spread = np.log(abs(shifts[-1] / shifts[0]))
+    slope = float(np.log(lams[-1] / lams[0]) / spread) if spread != 0 else float("nan")
+    return {"ms": tuple(int(v) for v in ms), "shifts": shifts, "lams": lams,
+            "exact": np.array(exact), "ratio": lams / shifts**2, "slope": slope}
 
 
 def spread_slopes(name: str, sigmas=(0.0, 0.01, 0.1, 0.3), seed: int = 0) -> dict:

@@ -1,6 +1,7 @@
 """C1 -- scalar gain S(m; c) = m / (c + m k_zeta): the inverse identity and the claimed
-properties, proved symbolically (symbolic m) and checked against refits of KRR on a
-clone cluster for every registered kernel."""
+properties, proved symbolically for symbolic m (the (I, J) algebra and SymPy matrix
+expressions of symbolic size m), confirmed with explicit matrices for a few fixed m, and
+checked against refits of KRR on a clone cluster for every registered kernel."""
 
 from __future__ import annotations
 
@@ -17,20 +18,34 @@ from numerics.krr import KRR
 from numerics.poisons import clone_cluster
 from numerics.strategies import kernel_for, kernels_for_param, seeds
 from numerics.tolerances import assert_close
+from proofs_check.evidence import asserted_for
 
 S_NUM = sp.lambdify((m, c, k_zeta), sg.gain())
 
 
 # ----------------------------------------------------------------------------- symbolic
-@pytest.mark.claim("C1", "symbolic")
+@pytest.mark.claim("C1", "symbolic", scope="general")
 def test_inverse_identity_symbolic_m():
-    """Sherman-Morrison in the algebra {I, J = 11^T}, J^2 = m J: both products are I."""
+    """Sherman-Morrison in the algebra {I, J = 11^T}, J^2 = m J (m a symbol): both
+    products are I, so cI + kJ is invertible and its inverse maps 1 to 1/(c + m k) 1."""
     proof = sg.inverse_identity()
     assert proof == {"left_I": 1, "left_J": 0, "right_I": 1, "right_J": 0}
     assert sp.simplify(sg.inverse_times_ones() - 1 / (c + m * k_zeta)) == 0
 
 
-@pytest.mark.claim("C1", "symbolic")
+@pytest.mark.claim("C1", "symbolic", scope="general")
+def test_inverse_identity_matrix_symbols():
+    """Matrix expressions of symbolic size m (1 a MatrixSymbol m x 1), reduced with the one
+    rule 1^T 1 = m: M v = 1 for v = 1/(c + m k) 1, and the Sherman-Morrison W is a
+    two-sided inverse of M (so v = M^{-1} 1)."""
+    p = sg.matrix_symbol_proof()
+    one = next(iter(p["Mv_minus_1"]))[0]
+    assert p["Mv_minus_1"] == {(one,): 0}
+    for side in ("MW", "WM"):
+        assert p[side] == {(): 1, (one, one.T): 0}, f"{side}: {p[side]}"
+
+
+@pytest.mark.claim("C1", "symbolic", scope="explicit m x m matrices, m = 1, 2, 3, 5, 8")
 @pytest.mark.parametrize("mm", [1, 2, 3, 5, 8])
 def test_inverse_identity_explicit_matrices(mm):
     chk = sg.explicit_inverse_check(mm)
@@ -38,7 +53,7 @@ def test_inverse_identity_explicit_matrices(mm):
     assert sp.simplify(chk["det"] - c ** (mm - 1) * (c + mm * k_zeta)) == 0
 
 
-@pytest.mark.claim("C1", "symbolic")
+@pytest.mark.claim("C1", "symbolic", scope="general")
 def test_gain_properties_proved():
     """Signs decided by SymPy from c > 0, k_zeta > 0, m >= 0 (m > 0 for strict ones)."""
     p = sg.gain_properties()
@@ -76,6 +91,7 @@ def test_gain_matches_refit_on_clone_cluster(kernel_name, data):
                      "refit", f"{k}: alpha of m={mm} clones")
         assert_close(float(model.alpha.sum()) / yt, S_NUM(mm, cc, kz), "refit",
                      f"{k}: S(m;c), m={mm}, c={cc:.3g}")
+        asserted_for(name)
 
 
 @pytest.mark.claim("C1", "numeric")
@@ -103,3 +119,4 @@ def test_gain_properties_on_refits(kernel_name, data):
         big = S_refit(400, cc)
         assert big < 1 / kz
         assert_close(big, S_NUM(400, cc, kz), "refit", f"{k}: S(400) (-> 1/k)")
+        asserted_for(name)
