@@ -30,7 +30,16 @@ from derivations.claims import claim_by_slug
 
 CLAIM = claim_by_slug("feature_near_clones")
 
-__all__ = ["CLAIM", "rho", "D_PT", "D_within", "h", "ratio_expr", "lazy_limit_statement"]
+__all__ = ["CLAIM", "rho", "D_PT", "D_within", "h", "ratio_expr", "lazy_limit_statement",
+           "RUN", "NEAR_CLONE_RHO"]
+
+#: the measured run, shared by the checks and the book page (keyword arguments of
+#: :func:`numerics.networks.feature_near_clone_run`)
+RUN: dict[str, float | int] = {"epochs": 150, "record_every": 25, "seed": 0,
+                               "poison_fraction": 0.05, "hidden": 128, "feat": 64}
+#: the reading of "near-clones": triggered inputs end at most this many typical
+#: target-class spreads from the poisons (``rho <= NEAR_CLONE_RHO``)
+NEAR_CLONE_RHO = 1.0
 
 D_PT = sp.Symbol(r"D_{PT}", positive=True)  #: mean distance triggered test -> poison centroid
 D_within = sp.Symbol(r"D_{\mathrm{within}}", positive=True)  #: target-class spread

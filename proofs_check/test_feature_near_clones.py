@@ -18,16 +18,26 @@ import pytest
 import sympy as sp
 
 from derivations import feature_near_clones as fnc
+from derivations.claims import Refuted
 from numerics.networks import feature_near_clone_run
+from proofs_check.evidence import refute_unless
+
+#: the pinned numbers of the measured run (float64 on the CPU: deterministic, the same with
+#: 1 and 2 threads)
+RHO_INIT_PINNED = 1.7365425324037247
+RHO_FINAL_PINNED = 1.9849197973028474
+RHO_TRUE_FINAL_PINNED = 0.21328064122980775
 
 
 @functools.lru_cache(maxsize=1)
 def _run():
-    return feature_near_clone_run(epochs=150, record_every=25)
+    return feature_near_clone_run(**fnc.RUN)
 
 
-@pytest.mark.claim("C7", "symbolic")
+@pytest.mark.claim("C7", "sanity")
 def test_measured_quantity_and_lazy_limit():
+    """The measured ratio and the lazy-limit statement are what the module says (true by
+    construction; C7 is empirical and has no proof)."""
     assert fnc.ratio_expr() == fnc.D_PT / fnc.D_within
     st = fnc.lazy_limit_statement()
     assert st.rhs == sp.O(fnc.h ** sp.Rational(-1, 2), (fnc.h, sp.oo))
@@ -38,23 +48,48 @@ def test_attack_succeeds_and_triggered_features_leave_their_class():
     """The backdoor works (ASR > 0.9 at the end) and triggered test features end nearer
     the poison centroid than their own class centroid (rho_true < 1) with rho_true falling."""
     rows = _run()["rows"]
-    print(rows)
     assert rows[-1]["asr"] > 0.9
     assert rows[-1]["clean_acc"] > 0.9
     assert rows[-1]["rho_true"] < rows[0]["rho_true"]
+    assert rows[-1]["rho_true"] < 1
+
+
+def _check_near_clones(rows: list[dict]) -> None:
+    """As stated: rho = D_PT / D_within decreases during training and ends at near-clone
+    distance (rho <= NEAR_CLONE_RHO).  Raises :class:`Refuted` with the measured rho's."""
+    first, last = rows[0], rows[-1]
+    holds = last["rho"] < first["rho"] and last["rho"] <= fnc.NEAR_CLONE_RHO
+    refute_unless("C7", holds,
+                  "triggered test features do not end closer to the poisons than a typical "
+                  "target-class sample is to its class (rho = D_PT / D_within)",
+                  rho_init=first["rho"], rho_final=last["rho"],
+                  rho_min=min(r["rho"] for r in rows), near_clone_rho=fnc.NEAR_CLONE_RHO,
+                  epochs=last["epoch"], asr_final=last["asr"], rho_true_final=last["rho_true"])
 
 
 @pytest.mark.claim("C7", "as_stated")
-@pytest.mark.xfail(strict=True, raises=AssertionError,
-                   reason="digits MLP 64-128-64-10, 5% patched poisons, seed 0: "
-                   "rho = D_PT/D_within is 1.74 at init, 1.98 at epoch 150 (ASR 1.0; 2.37 at 300): "
-                   "triggered test features do not become closer than a typical target-class "
-                   "sample")
+@pytest.mark.xfail(strict=True, raises=Refuted,
+                   reason="in the digits MLP with patched poisons, triggered test features do "
+                   "not become closer to the poisons than a typical target-class sample is to "
+                   "its class: rho does not fall to near-clone distance")
 def test_near_clones_as_stated():
-    """As stated: rho decreases during training and ends at near-clone distance (<= 1)."""
-    rows = _run()["rows"]
-    assert rows[-1]["rho"] < rows[0]["rho"]
-    assert rows[-1]["rho"] <= 1.0
+    _check_near_clones(_run()["rows"])
+
+
+@pytest.mark.claim("C7", "counterexample")
+def test_near_clones_counterexample():
+    """The measured run (digits MLP 64-128-64-10, 5% patched poisons, seed 0, 150 epochs):
+    rho ends above its initial value and above 1 while the attack succeeds."""
+    with pytest.raises(Refuted) as info:
+        _check_near_clones(_run()["rows"])
+    got = info.value.numbers
+    assert got["rho_init"] == pytest.approx(RHO_INIT_PINNED, rel=1e-6)
+    assert got["rho_final"] == pytest.approx(RHO_FINAL_PINNED, rel=1e-6)
+    assert got["rho_true_final"] == pytest.approx(RHO_TRUE_FINAL_PINNED, rel=1e-6)
+    assert got["epochs"] == fnc.RUN["epochs"]
+    assert got["asr_final"] > 0.9
+    assert got["rho_final"] > got["rho_init"]
+    assert got["rho_min"] > fnc.NEAR_CLONE_RHO
 
 
 @pytest.mark.gpu
