@@ -50,6 +50,7 @@ __all__ = [
     "commuting_residual",
     "DF_STRICTNESS_PROOF",
     "RESIDUAL_COUNTEREXAMPLES",
+    "DF_CONSTANT_CLONES",
     "pinned_residual_slope",
     "diagonal_gradient",
     "clone_df",
@@ -185,9 +186,11 @@ def derivative_identities_general() -> dict:
     al = Mi * y
     out: dict[str, dict] = {}
 
+    shown = {K.T: K, G.T: G, M.T: M}  # symmetric: for display; the comparison normalises
+
     def record(name: str, computed: sp.Expr, claimed: sp.Expr, subs: dict | None = None):
         comp = computed.subs(subs) if subs else computed
-        out[name] = {"computed": computed, "claimed": claimed,
+        out[name] = {"computed": computed, "claimed": claimed.subs(shown),
                      "equal": trace_classes(comp) == trace_classes(claimed)}
 
     df_slope = _d_dkappa(sp.Trace(K * Mi))
@@ -261,6 +264,12 @@ def commuting_residual() -> dict:
     return {"component": comp, "derivative": der,
             "nonnegative": bool(der.is_nonnegative)}
 
+
+#: a pinned instance where df is constant in kappa (``K G = 0``): two clones of one point,
+#: Gaussian kernel, penalty at the training points (``G = 0``: the input gradient vanishes on
+#: the diagonal); its numbers are computed by the checks, not here
+DF_CONSTANT_CLONES = {"kernel": "gaussian", "params": {"ell": 1.0},
+                      "X": ((0.3, -0.2), (0.3, -0.2)), "y": (1.0, 1.0), "c": 0.5}
 
 #: small exact instances where the training residual *decreases* in kappa (Gaussian kernel,
 #: ell = 1, d = 1, penalty at the training points, which is the default)

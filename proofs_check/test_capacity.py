@@ -9,6 +9,7 @@ from hypothesis import example, given, reject
 from hypothesis import strategies as st
 
 from derivations.capacity import (
+    DF_CONSTANT_CLONES,
     RESIDUAL_COUNTEREXAMPLES,
     commuting_residual,
     data_energy_derivative,
@@ -85,11 +86,14 @@ def _worst_step(values: np.ndarray, increasing: bool) -> int:
 
 # the pinned counterexamples -------------------------------------------------------------
 #: two clones, Gaussian kernel, penalty at the training points: G = 0, df constant
-CLONES = {"kernel": "gaussian", "params": {"ell": 1.0}, "X": [[0.3, -0.2], [0.3, -0.2]],
-          "y": [1.0, 1.0], "at_train": True, "c": 0.5, "seed": 0}
+CLONES = {**DF_CONSTANT_CLONES, "at_train": True, "seed": 0}
 #: three points on a line, Gaussian kernel, penalty at the training points: residual falls
-THREE = {"kernel": "gaussian", "params": {"ell": 1.0}, "X": [0.0, 0.5, 1.0],
-         "y": [1.0, -1.0, 1.0], "at_train": True, "c": 1.0, "seed": 0}
+#: (the dual instance of RESIDUAL_COUNTEREXAMPLES, in float64)
+_R0 = RESIDUAL_COUNTEREXAMPLES[0]
+THREE = {"kernel": _R0["kernel"], "params": {k: float(v) for k, v in _R0["params"].items()},
+         "X": [float(v) for v in _R0["X"]], "y": [float(v) for v in _R0["y"]],
+         "at_train": True, "c": float(_R0["c"]), "seed": 0}
+assert _R0["variant"] == "dual"
 
 
 @pytest.mark.claim("C9", "symbolic", scope="general")
