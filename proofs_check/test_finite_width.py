@@ -7,8 +7,13 @@ linearisation is NTK-KRR with ridge ``c``, see :mod:`numerics.networks`).  Measu
 shift ``Delta f(x0)`` and the spike ``|grad Delta f(x0)|^2``; reference: the C2/C3
 closed forms with the analytic NTK (:mod:`derivations.finite_width`).  The relative
 errors (RMS over init seeds) are reported against the width with a fitted log-log rate
-(expected ``-1/2``).  The thresholds below are the experiment's acceptance criteria,
-not float tolerances: width-``h`` networks are ``O(h^{-1/2})`` away from the limit.
+(expected ``-1/2``, not proved).  The acceptance criteria are the experiment's, stated
+in :data:`derivations.finite_width.DEFAULT_SWEEP` and ``SLOW_SWEEPS``.
+
+C13 is empirical: it is never "proved".  That the references are the C2/C3 expressions is
+true by construction (``sanity``); the closed forms against a refit of NTK-KRR, and a wide
+trained network against KRR with its own empirical NTK, are independent numerical checks
+(``numeric``); the sweeps over the width are the measurement (``experiment``).
 """
 
 from __future__ import annotations
@@ -25,12 +30,14 @@ from numerics.krr import KRR
 from numerics.networks import NTK_KERNEL, FCNet, finite_width_sweep, poisoned_instance
 from numerics.poisons import fit_clean_and_poisoned, measured_gn_term, measured_shift
 from numerics.tolerances import assert_close
+from proofs_check.evidence import asserted_for
 
 
-@pytest.mark.claim("C13", "symbolic")
+@pytest.mark.claim("C13", "sanity")
 def test_closed_forms_are_c2_c3():
     """The C13 references are the C2 shift and the C3 spike (rank-one eigenvalue =
-    R_k~ Delta f^2), not retyped formulas."""
+    R_k~ Delta f^2), not retyped formulas; the expected rate is the stated one (true by
+    construction: a check of the wiring, not of the claim)."""
     from derivations.prediction_shift import kt0
     from derivations.rank_one_spike import Gk
 
@@ -53,6 +60,7 @@ def test_closed_forms_equal_refitted_ntk_krr(activation):
     assert_close(ref["shift"], float(measured_shift(clean, pois, x0)[0]), "refit", "shift")
     lam = float(torch.linalg.eigvalsh(measured_gn_term(clean, pois, x0)[0])[-1])
     assert_close(ref["spike"], lam, "refit", "spike")
+    asserted_for(NTK_KERNEL[activation])
 
 
 @pytest.mark.claim("C13", "numeric")
@@ -77,33 +85,35 @@ def test_trained_wide_linear_regime_is_empirical_ntk_krr():
 
 @pytest.mark.claim("C13", "experiment")
 def test_error_decreases_with_width_small():
-    """Default run: erf networks at widths 16, 64, 256 (3 seeds)."""
-    res = finite_width_sweep([16, 64, 256], [0, 1, 2], "erf")
+    """Default run (:data:`derivations.finite_width.DEFAULT_SWEEP`): erf networks at a few
+    widths and seeds; the errors fall with width at a fitted rate in the accepted window."""
+    cfg = fw.DEFAULT_SWEEP
+    res = finite_width_sweep(list(cfg["widths"]), list(cfg["seeds"]), cfg["activation"])
     rows = res["rows"]
     assert all(r["converged"] for r in rows)
     print({k: v for k, v in res.items() if k != "rows"}, rows)
     assert rows[-1]["shift_err"] < rows[0]["shift_err"]
-    assert -1.0 < res["shift_rate"] < -0.25, res["shift_rate"]
-    assert rows[-1]["shift_err"] < 0.15
+    lo, hi = cfg["shift_rate_window"]
+    assert lo < res["shift_rate"] < hi, res["shift_rate"]
+    assert rows[-1]["shift_err"] < cfg["max_widest_shift_err"]
     assert rows[-1]["spike_err"] < rows[0]["spike_err"]
+    asserted_for(NTK_KERNEL[cfg["activation"]])
 
 
 @pytest.mark.slow
 @pytest.mark.claim("C13", "experiment")
-@pytest.mark.parametrize("activation", ["erf", "relu"])
+@pytest.mark.parametrize("activation", sorted(fw.SLOW_SWEEPS))
 def test_error_vs_width_sweep(activation):
-    """Widths 32 ... 2048 (erf, 6 seeds) or 32 ... 512 (ReLU, 3 seeds: its gradient descent
-    converges slowly at the kinks, and the full ReLU sweep exceeded 10 CPU minutes; the
-    wider ReLU sweep runs on CUDA in scripts/gpu_check.sh): both errors fall with a fitted
-    rate near -1/2."""
-    if activation == "erf":
-        widths, seeds = [32, 64, 128, 256, 512, 1024, 2048], list(range(6))
-    else:
-        widths, seeds = [32, 64, 128, 256, 512], list(range(3))
-    res = finite_width_sweep(widths, seeds, activation, steps=6000)
+    """The slow sweeps (:data:`derivations.finite_width.SLOW_SWEEPS`): both errors fall with
+    a fitted rate in the accepted window."""
+    cfg = fw.SLOW_SWEEPS[activation]
+    res = finite_width_sweep(list(cfg["widths"]), list(cfg["seeds"]), activation,
+                             steps=cfg["steps"])
     print(activation, res["shift_rate"], res["spike_rate"], res["rows"])
-    assert -1.0 < res["shift_rate"] < -0.3
-    assert -1.0 < res["spike_rate"] < -0.3
+    lo, hi = cfg["rate_window"]
+    assert lo < res["shift_rate"] < hi
+    assert lo < res["spike_rate"] < hi
+    asserted_for(NTK_KERNEL[activation])
 
 
 @pytest.mark.gpu
@@ -114,8 +124,10 @@ def test_error_vs_width_on_cuda():
     widths = [64, 256, 1024, 4096]
     res = finite_width_sweep(widths, [0, 1, 2, 3], "erf", device="cuda")
     print("cuda sweep", time.time() - t, res)
-    assert -1.0 < res["shift_rate"] < -0.3
+    lo, hi = fw.SLOW_SWEEPS["erf"]["rate_window"]
+    assert lo < res["shift_rate"] < hi
     assert res["rows"][-1]["shift_err"] < res["rows"][0]["shift_err"]
+    asserted_for(NTK_KERNEL["erf"])
 
 
 @pytest.mark.gpu
@@ -126,3 +138,4 @@ def test_ntk_krr_on_cuda_matches_cpu():
     a = KRR(k, 1.0, device="cuda").fit(inst["X"], inst["y"]).predict(inst["x0"][None])
     b = KRR(k, 1.0).fit(inst["X"], inst["y"]).predict(inst["x0"][None])
     assert_close(a.cpu(), b, "device", "cuda vs cpu NTK-KRR")
+    asserted_for("ntk_erf")
