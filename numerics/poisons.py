@@ -69,7 +69,7 @@ __all__ = [
     "PoisonCase",
     "make_case",
     "kernel_length",
-    "EXACT", "STATED", "COUNTER", "SIGMAS", "M_GRID",
+    "EXACT", "STATED", "COUNTER", "SIGMAS", "M_GRID", "SPREAD_CHECK",
     "exact_closed_form", "stated_closed_form", "kernel_scaled", "case_from",
     "stated_error_report", "spread_errors", "loglog_fit", "R_numeric", "spike_closed_form",
     "digits_spike_track", "law_over_m", "spread_slopes",
@@ -546,6 +546,10 @@ def stated_error_report(name: str, seed: int = 0, n: int = 40) -> dict:
 
 # ------------------------------------------------------- spread clusters: sigma / ell
 SIGMAS = (1e-4, 1e-3, 1e-2, 1e-1, 0.3)
+#: what C2's tight-cluster check asserts on :func:`spread_errors`: the log-log slope of the
+#: exact-clone formula's error over sigma/ell in ``window`` is at least ``slope_min``, and
+#: the error at sigma/ell = ``sigma`` is below ``err_max`` (shared by the check and the book)
+SPREAD_CHECK = {"window": (1e-4, 1e-3), "slope_min": 0.9, "sigma": 1e-3, "err_max": 1e-2}
 
 
 def spread_errors(name: str, seed: int = 0, sigmas=SIGMAS, m_poison: int = 20) -> dict:
