@@ -1,0 +1,405 @@
+"""Outside references for every built-in kernel (issue 11, item 4).
+
+The project's float64 Gram matrices (:meth:`numerics.kernels.TorchKernel.gram`) against
+implementations that share no code with it (:mod:`tests._reference_kernels`):
+
+* scikit-learn for the stationary and dot-product kernels -- ``RBF``, ``Matern`` (nu = 1/2,
+  3/2, 5/2), ``RationalQuadratic``, ``DotProduct``, ``ConstantKernel * DotProduct ** p``,
+  ``linear_kernel``, ``polynomial_kernel`` -- on the named parameter grids below in
+  d = 1, 2, 3, 7, and at random parameters drawn like every other test's;
+* the published NTK recursions (Jacot et al. 2018; Arora et al. 2019; Cho & Saul's
+  arc-cosine and Williams' arcsine closed forms) evaluated in mpmath at 40 digits for the
+  four NTKs, on random points with near-parallel, anti-parallel and identical pairs; the
+  closed forms themselves are checked against Gaussian quadrature of their definition;
+* negative controls: the same comparisons reject a kernel with a wrong length scale,
+  shape, degree, offset, scale, bias, depth, activation or normalisation constant.
+
+Tolerances: "exact" everywhere (two float64 evaluations of the same function, or one
+against a 40-digit value rounded to float64), except for the ReLU NTKs at pairs whose
+first-layer angle has ``sin^2 <= 1e-3`` (the branch point of ``acos``): there the
+documented "branch_point" tolerance, applied to the entry relative to the kernel's scale
+``sqrt(k(x, x) k(y, y))`` (see :func:`_ntk_comparisons` and
+:func:`test_relu_ntk_exactly_antiparallel_entry`).
+"""
+
+from __future__ import annotations
+
+import zlib
+
+import mpmath
+import numpy as np
+import pytest
+import torch
+from hypothesis import given
+from hypothesis import strategies as st
+from sklearn.gaussian_process.kernels import RBF, DotProduct, Matern
+from sklearn.metrics.pairwise import polynomial_kernel
+
+from derivations.kernels import BUILTIN_NAMES
+from numerics.kernels import TorchKernel
+from numerics.strategies import kernel_for, point_clouds
+from numerics.tolerances import assert_close, is_close
+from tests._reference_kernels import (
+    CONDITIONAL_MEANS,
+    FUNCTIONS,
+    NTK_KERNELS,
+    SKLEARN_KERNELS,
+    erf_expectations,
+    first_layer_sin2,
+    gaussian_expectation_by_quadrature,
+    ntk_reference,
+    ntk_reference_gram,
+    relu_expectations,
+    sklearn_routes,
+)
+
+
+def _t(X: np.ndarray) -> torch.Tensor:
+    return torch.as_tensor(X, dtype=torch.float64)
+
+
+def _seed(*parts: object) -> int:
+    """A reproducible seed per test case (independent of the test order)."""
+    return zlib.crc32(repr(parts).encode())
+
+
+def test_every_builtin_has_an_outside_reference():
+    """A built-in kernel added without an outside reference fails here."""
+    covered = set(SKLEARN_KERNELS) | set(NTK_KERNELS)
+    assert covered == set(BUILTIN_NAMES), (
+        f"without reference: {sorted(set(BUILTIN_NAMES) - covered)}; "
+        f"referenced but not built in: {sorted(covered - set(BUILTIN_NAMES))}")
+
+
+# ---------------------------------------------------------------------------
+# scikit-learn
+# ---------------------------------------------------------------------------
+
+ELLS = (0.3, 1.0, 2.7)
+SKLEARN_GRID: list[tuple[str, dict]] = [
+    *((name, {"ell": ell}) for name in ("gaussian", "laplace", "matern32", "matern52")
+      for ell in ELLS),
+    *(("rational_quadratic", {"ell": ell, "alpha": alpha})
+      for ell in ELLS for alpha in (0.5, 1.0, 3.7)),
+    ("linear", {}),
+    *(("polynomial", {"gamma": g, "c0": c0, "p": p})
+      for g in (0.5, 1.0, 2.3) for c0 in (0.0, 1.0, 2.5) for p in (1, 2, 3, 4)),
+]
+DIMS = (1, 2, 3, 7)
+
+
+def _sklearn_points(seed: int, d: int) -> tuple[np.ndarray, np.ndarray]:
+    """15 points X and 15 points Y in R^d at three scales (0.1, 1, 3); Y repeats three
+    points of X (distance exactly 0)."""
+    rng = np.random.default_rng(seed)
+    X = np.repeat([0.1, 1.0, 3.0], 5)[:, None] * rng.standard_normal((15, d))
+    Y = np.repeat([0.1, 1.0, 3.0], 4)[:, None] * rng.standard_normal((12, d))
+    return X, np.vstack([Y, X[[0, 7, 14]]])
+
+
+def _case_id(case: tuple[str, dict]) -> str:
+    name, params = case
+    return name + "".join(f"-{k}={v}" for k, v in params.items())
+
+
+@pytest.mark.parametrize("d", DIMS)
+@pytest.mark.parametrize("case", SKLEARN_GRID, ids=_case_id)
+def test_sklearn_reference(case, d):
+    """The Gram matrices K(X, Y) and K(X, X) equal every scikit-learn route to the same
+    kernel ("exact"); K(X, X) against scikit-learn's own Y=None path (pdist)."""
+    name, params = case
+    k = TorchKernel(name, **params)
+    X, Y = _sklearn_points(_seed(name, params, d), d)
+    K_xy, K_xx = k.gram(_t(X), _t(Y)).numpy(), k.gram(_t(X)).numpy()
+    for route, ref in sklearn_routes(name, k.params).items():
+        assert_close(K_xy, ref(X, Y), "exact", f"{k} vs scikit-learn {route}: K(X, Y)")
+        assert_close(K_xx, ref(X), "exact", f"{k} vs scikit-learn {route}: K(X, X)")
+
+
+@pytest.mark.parametrize("name", SKLEARN_KERNELS)
+@given(data=st.data())
+def test_sklearn_reference_random_parameters(name, data):
+    """The same at random parameters and point clouds (the strategies of every other
+    test: length scales and shapes 0.06 .. 16, offsets 0 .. 3, degrees 1 .. 4, d 1 .. 6)."""
+    k = data.draw(kernel_for(name))
+    X = data.draw(point_clouds())
+    Y = data.draw(point_clouds(d=st.just(X.shape[1])))
+    K = k.gram(X, Y).numpy()
+    for route, ref in sklearn_routes(name, k.params).items():
+        assert_close(K, ref(X.numpy(), Y.numpy()), "exact", f"{k} vs scikit-learn {route}")
+
+
+# ---------------------------------------------------------------------------
+# NTKs against the recursion in mpmath
+# ---------------------------------------------------------------------------
+
+BETAS = (0.0, 0.1, 1.0, 2.3)
+NTK_DIMS = (1, 2, 3, 5)
+#: sin(theta) of the constructed pairs around x_0 (0: exactly (anti)parallel)
+SINES = (1e-1, 1e-2, 1e-4, 1e-7, 0.0)
+#: their scale factors (negative: the anti-parallel side)
+LAMBDAS = (1.0, 0.7, -1.0, -1.6)
+#: where the ReLU NTKs may use the branch-point tolerance: sin^2 of the first-layer angle
+BRANCH_SIN2 = 1e-3
+
+
+def _ntk_points(seed: int, d: int, beta: float) -> tuple[np.ndarray, np.ndarray]:
+    """Rows A: six random points at scales 0.2, 1, 3; around two of them, ``x_0`` (scale 1)
+    and ``x_1`` (scale 3), the points ``lambda (cos phi x + sin phi |x| n)`` for a unit n
+    orthogonal to x, sin phi in :data:`SINES` (``x_1``: the last three) and lambda in
+    :data:`LAMBDAS` (d = 1: only sin phi = 0); the origin when beta > 0.  Rows B: the six
+    random points, -x_0, 2 x_0 and -x_1.  So A x B has identical, parallel, anti-parallel
+    and near-(anti)parallel pairs at angles down to 1e-7, and generic pairs."""
+    rng = np.random.default_rng(seed)
+    base = np.repeat([0.2, 1.0, 3.0], 2)[:, None] * rng.standard_normal((6, d))
+    rows = [base]
+    for x, sines in ((base[2], SINES), (base[5], SINES[-3:])):
+        if d > 1:
+            n = rng.standard_normal(d)
+            n -= (n @ x) / (x @ x) * x
+            n /= np.linalg.norm(n)
+        for s in sines if d > 1 else (0.0,):
+            y = np.sqrt(1.0 - s * s) * x + (s * np.linalg.norm(x) * n if s else 0.0)
+            rows.append(np.array([lam * y for lam in LAMBDAS]))
+    if beta > 0:
+        rows.append(np.zeros((1, d)))
+    return np.vstack(rows), np.vstack([base, -base[2], 2.0 * base[2], -base[5]])
+
+
+def _reference(activation: str, depth: int, beta: float, A: np.ndarray, B: np.ndarray,
+               **kw) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The reference Gram ``R``, the branch-point mask (ReLU: first-layer ``sin^2 <=``
+    :data:`BRANCH_SIN2`; erf has none) and the scales ``sqrt(R(a, a) R(b, b))``."""
+    R = ntk_reference_gram(activation, depth, beta, A, B, **kw)
+    if activation == "relu":
+        bp = first_layer_sin2(beta, A, B) <= BRANCH_SIN2
+    else:
+        bp = np.zeros(R.shape, dtype=bool)
+
+    def diag(P: np.ndarray) -> np.ndarray:
+        return np.array([float(ntk_reference(activation, depth, beta, p, p, **kw)) for p in P])
+
+    scale = np.sqrt(np.outer(diag(A), diag(B)))
+    return R, bp, scale
+
+
+def _ntk_comparisons(K: np.ndarray, R: np.ndarray, bp: np.ndarray, scale: np.ndarray):
+    """``(actual, expected, kind, what)`` of the NTK comparison.
+
+    Off branch points: entrywise "exact".  At a ReLU branch point (first-layer ``sin^2 <=
+    1e-3``) the float64 inputs' invariants carry a rounding error ~eps of the kernel's
+    scale, which ``acos`` turns into ~sqrt(eps) of that scale, so the entry is compared
+    at the documented "branch_point" tolerance *relative to* ``sqrt(k(x, x) k(y, y))``
+    (the Cauchy-Schwarz bound on |k(x, y)|).  Entrywise, an entry that is a cancellation
+    of terms of that size (exactly anti-parallel pairs at beta = 0, where the NTK is 0)
+    cannot meet it: see :func:`test_relu_ntk_exactly_antiparallel_entry`."""
+    return [(K[~bp], R[~bp], "exact", "off branch points"),
+            (K[bp] / scale[bp], R[bp] / scale[bp], "branch_point",
+             "at branch points, relative to sqrt(k(x,x) k(y,y))")]
+
+
+@pytest.mark.parametrize("d", NTK_DIMS)
+@pytest.mark.parametrize("beta", BETAS)
+@pytest.mark.parametrize("name", list(NTK_KERNELS))
+def test_ntk_reference(name, beta, d):
+    """Each NTK's Gram equals the 40-digit recursion (rounded to float64)."""
+    activation, depth = NTK_KERNELS[name]
+    k = TorchKernel(name, beta=beta)
+    A, B = _ntk_points(_seed(name, beta, d), d, beta)
+    K = k.gram(_t(A), _t(B)).numpy()
+    R, bp, scale = _reference(activation, depth, beta, A, B)
+    if activation == "relu":  # the constructed pairs do reach the branch point
+        assert bp.any()
+    for actual, expected, kind, what in _ntk_comparisons(K, R, bp, scale):
+        assert_close(actual, expected, kind, f"{k} vs mpmath NTK recursion, d = {d}, {what}")
+
+
+@pytest.mark.parametrize("name", list(NTK_KERNELS))
+@given(data=st.data())
+def test_ntk_reference_random_parameters(name, data):
+    """The same at random beta (0 .. 3) and random point clouds (1 .. 6 points, d 1 .. 6)."""
+    activation, depth = NTK_KERNELS[name]
+    k = data.draw(kernel_for(name))
+    X = data.draw(point_clouds(n=st.integers(1, 6)))
+    Y = data.draw(point_clouds(n=st.integers(1, 6), d=st.just(X.shape[1])))
+    beta = k.params["beta"]
+    K = k.gram(X, Y).numpy()
+    R, bp, scale = _reference(activation, depth, beta, X.numpy(), Y.numpy())
+    for actual, expected, kind, what in _ntk_comparisons(K, R, bp, scale):
+        assert_close(actual, expected, kind, f"{k} vs mpmath NTK recursion, {what}")
+
+
+@pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
+    "ntk_relu (beta = 0) at exactly anti-parallel inputs in d = 1: the NTK is 0 there, but the "
+    "float64 cosine of the invariants is -1 + ulp, so the Gram entry is off by ~sqrt(eps) "
+    "|x||y| in absolute terms, above the branch_point atol (reported; test_ntk_reference "
+    "compares such entries relative to sqrt(k(x,x) k(y,y)))"))
+def test_relu_ntk_exactly_antiparallel_entry():
+    """Entrywise "branch_point" comparison at one exactly anti-parallel pair."""
+    X, Y = np.array([[3.2]]), np.array([[-5.8]])
+    K = TorchKernel("ntk_relu", beta=0.0).gram(_t(X), _t(Y)).numpy()
+    R = ntk_reference_gram("relu", 1, 0.0, X, Y)
+    assert abs(R[0, 0]) < 1e-30  # theta = pi: E[relu relu] = E[step step] = 0
+    assert is_close(K, R, "branch_point"), f"ntk_relu(3.2, -5.8) = {K[0, 0]!r}, NTK = 0"
+
+
+# ---------------------------------------------------------------------------
+# the closed-form Gaussian expectations against quadrature of their definition
+# ---------------------------------------------------------------------------
+
+#: covariances (s11, s22, s12): generic, strongly (anti-)correlated, unequal variances
+COVARIANCES = [(1.0, 1.0, 0.3), (2.5, 0.4, -0.9), (0.7, 3.1, 1.4), (1.0, 1.0, -0.999),
+               (1.0, 1.0, 0.9999), (4.0, 9.0, 5.99)]
+#: closed form -> (function of E[g g], function of E[g' g'])
+_PAIRS = {"relu": (relu_expectations, ("relu", "step")),
+          "erf": (erf_expectations, ("erf", "erf_prime"))}
+_QUAD_DPS = 30
+
+
+@pytest.mark.parametrize("cov", COVARIANCES, ids=str)
+@pytest.mark.parametrize("activation", list(_PAIRS))
+def test_closed_form_expectations_vs_quadrature(activation, cov):
+    """``E[sigma sigma]`` and ``E[sigma' sigma']`` of the reference equal Gaussian quadrature
+    of their definition.  Both sides at 30 digits (quadrature error ~1e-27), so after
+    rounding to float64 they agree to the "exact" tolerance."""
+    closed, (g, gd) = _PAIRS[activation]
+    with mpmath.workdps(_QUAD_DPS):
+        kk, kd = closed(*cov)
+        qk = gaussian_expectation_by_quadrature(g, *cov)
+        qd = gaussian_expectation_by_quadrature(gd, *cov)
+    assert_close(float(kk), float(qk), "exact", f"E[{g} {g}] at {cov}: closed form vs quad")
+    assert_close(float(kd), float(qd), "exact", f"E[{gd} {gd}] at {cov}: closed form vs quad")
+
+
+@pytest.mark.parametrize("mv", [(0.3, 1.0), (-1.2, 0.25), (2.0, 3.0), (0.0, 0.01)], ids=str)
+@pytest.mark.parametrize("g", list(CONDITIONAL_MEANS))
+def test_conditional_means_vs_quadrature(g, mv):
+    """The one-dimensional facts ``E[g(Y)]``, ``Y ~ N(m, v)``, used by the quadrature above,
+    against ``mpmath.quad`` of ``g(m + sqrt(v) t)`` over the standard normal density."""
+    m, v = (mpmath.mpf(x) for x in mv)
+    with mpmath.workdps(_QUAD_DPS):
+        kink = -m / mpmath.sqrt(v)
+        q = mpmath.quad(lambda t: FUNCTIONS[g](m + mpmath.sqrt(v) * t) * mpmath.npdf(t),
+                        [-mpmath.inf, kink, mpmath.inf])
+        closed = CONDITIONAL_MEANS[g](m, v)
+    assert_close(float(closed), float(q), "exact", f"E[{g}(Y)], Y ~ N{mv}")
+
+
+def test_quadrature_rejects_wrong_closed_forms():
+    """Negative control of the check above: Cho & Saul's k_1 without the 1/2 (the c_sigma = 2
+    normalisation), Williams' formula without the 2 in the arcsine, and det(I + S) in
+    place of det(I + 2 S) all disagree with the quadrature."""
+    cov = (0.7, 3.1, 1.4)
+    s11, s22, s12 = cov
+    with mpmath.workdps(_QUAD_DPS):
+        q = {g: float(gaussian_expectation_by_quadrature(g, *cov))
+             for g in ("relu", "erf", "erf_prime")}
+        wrong = {
+            "relu": float(2 * relu_expectations(*cov)[0]),
+            "erf": float(2 / mpmath.pi * mpmath.asin(s12 / mpmath.sqrt((1 + 2 * s11)
+                                                                        * (1 + 2 * s22)))),
+            "erf_prime": float(4 / mpmath.pi / mpmath.sqrt((1 + s11) * (1 + s22) - s12**2)),
+        }
+    for g, value in wrong.items():
+        assert not is_close(value, q[g], "exact"), g
+
+
+# ---------------------------------------------------------------------------
+# negative controls: a wrong kernel must fail the reference comparison
+# ---------------------------------------------------------------------------
+
+#: (id, kernel, right parameters, wrong parameters): the kernel at the wrong parameters
+#: against scikit-learn at the right ones
+SKLEARN_MUTATIONS = [
+    ("gaussian ell x 1.01", "gaussian", {"ell": 1.0}, {"ell": 1.01}),
+    ("gaussian ell x (1 + 1e-6)", "gaussian", {"ell": 1.0}, {"ell": 1.0 + 1e-6}),
+    ("laplace ell x 1.05", "laplace", {"ell": 0.7}, {"ell": 0.7 * 1.05}),
+    ("matern32 ell x 0.95", "matern32", {"ell": 2.7}, {"ell": 2.7 * 0.95}),
+    ("matern52 ell x 1.05", "matern52", {"ell": 1.0}, {"ell": 1.05}),
+    ("matern52 ell x (1 + 1e-6)", "matern52", {"ell": 1.0}, {"ell": 1.0 + 1e-6}),
+    ("rational_quadratic alpha x 1.05", "rational_quadratic", {"ell": 1.0, "alpha": 1.0},
+     {"ell": 1.0, "alpha": 1.05}),
+    ("rational_quadratic ell x 1.01", "rational_quadratic", {"ell": 1.0, "alpha": 1.0},
+     {"ell": 1.01, "alpha": 1.0}),
+    ("polynomial degree p + 1", "polynomial", {"gamma": 1.0, "c0": 1.0, "p": 2},
+     {"gamma": 1.0, "c0": 1.0, "p": 3}),
+    ("polynomial c0 doubled", "polynomial", {"gamma": 1.0, "c0": 1.0, "p": 2},
+     {"gamma": 1.0, "c0": 2.0, "p": 2}),
+    ("polynomial gamma x 1.01", "polynomial", {"gamma": 1.0, "c0": 1.0, "p": 3},
+     {"gamma": 1.01, "c0": 1.0, "p": 3}),
+]
+
+
+def _negative_points() -> tuple[np.ndarray, np.ndarray]:
+    return _sklearn_points(_seed("negative controls"), 3)
+
+
+@pytest.mark.parametrize("mutation", SKLEARN_MUTATIONS, ids=lambda m: m[0])
+def test_sklearn_reference_rejects_wrong_parameters(mutation):
+    """The kernel at the right parameters passes every scikit-learn route and at the wrong
+    ones fails every route."""
+    _, name, right, wrong = mutation
+    X, Y = _negative_points()
+    K_right = TorchKernel(name, **right).gram(_t(X), _t(Y)).numpy()
+    K_wrong = TorchKernel(name, **wrong).gram(_t(X), _t(Y)).numpy()
+    for route, ref in sklearn_routes(name, TorchKernel(name, **right).params).items():
+        R = ref(X, Y)
+        assert is_close(K_right, R, "exact"), route
+        assert not is_close(K_wrong, R, "exact"), f"{name} at {wrong} passed {route}"
+
+
+#: (id, kernel, parameters, a scikit-learn reference of a different kernel)
+SKLEARN_WRONG_REFERENCES = [
+    ("matern52 vs Matern nu=3/2", "matern52", {"ell": 1.0}, Matern(1.0, nu=1.5)),
+    ("matern32 vs Matern nu=5/2", "matern32", {"ell": 1.0}, Matern(1.0, nu=2.5)),
+    ("laplace vs Matern nu=3/2", "laplace", {"ell": 1.0}, Matern(1.0, nu=1.5)),
+    ("gaussian vs Matern nu=5/2", "gaussian", {"ell": 1.0}, Matern(1.0, nu=2.5)),
+    ("rational_quadratic vs RBF", "rational_quadratic", {"ell": 1.0, "alpha": 1.0}, RBF(1.0)),
+    # an additive constant 1e-6
+    ("linear vs DotProduct(sigma_0=1e-3)", "linear", {}, DotProduct(sigma_0=1e-3)),
+    ("polynomial vs coef0 x (1 + 1e-6)", "polynomial", {"gamma": 1.0, "c0": 1.0, "p": 2},
+     lambda X, Y: polynomial_kernel(X, Y, degree=2, gamma=1.0, coef0=1.0 + 1e-6)),
+]
+
+
+@pytest.mark.parametrize("mutation", SKLEARN_WRONG_REFERENCES, ids=lambda m: m[0])
+def test_sklearn_reference_rejects_wrong_kernel(mutation):
+    """A different kernel (Matern order, shape, additive or multiplicative constant)
+    fails the comparison that the right one passes."""
+    _, name, params, wrong_ref = mutation
+    X, Y = _negative_points()
+    k = TorchKernel(name, **params)
+    K = k.gram(_t(X), _t(Y)).numpy()
+    assert all(is_close(K, ref(X, Y), "exact") for ref in sklearn_routes(name, k.params).values())
+    assert not is_close(K, wrong_ref(X, Y), "exact")
+
+
+#: (id, project kernel, its beta, reference (activation, depth, beta, keyword arguments))
+NTK_MUTATIONS = [
+    ("ntk_relu beta x 1.01", "ntk_relu", 1.01, ("relu", 1, 1.0, {})),
+    ("ntk_relu beta 0.01 instead of 0", "ntk_relu", 0.01, ("relu", 1, 0.0, {})),
+    ("ntk_erf beta x 1.01", "ntk_erf", 1.01, ("erf", 1, 1.0, {})),
+    ("ntk_relu_d2 beta x 1.01", "ntk_relu_d2", 0.505, ("relu", 2, 0.5, {})),
+    ("ntk_erf_d2 beta x 1.01", "ntk_erf_d2", 2.3 * 1.01, ("erf", 2, 2.3, {})),
+    ("ntk_relu vs depth 2", "ntk_relu", 1.0, ("relu", 2, 1.0, {})),
+    ("ntk_erf_d2 vs depth 1", "ntk_erf_d2", 1.0, ("erf", 1, 1.0, {})),
+    ("ntk_erf vs ReLU", "ntk_erf", 1.0, ("relu", 1, 1.0, {})),
+    ("ntk_relu_d2 vs c_sigma = 2", "ntk_relu_d2", 1.0, ("relu", 2, 1.0, {"c_sigma": 2})),
+    ("ntk_relu vs c_sigma = 2", "ntk_relu", 0.0, ("relu", 1, 0.0, {"c_sigma": 2})),
+    ("ntk_erf vs readout bias", "ntk_erf", 1.0, ("erf", 1, 1.0, {"output_bias": True})),
+]
+
+
+@pytest.mark.parametrize("mutation", NTK_MUTATIONS, ids=lambda m: m[0])
+def test_ntk_reference_rejects_wrong_kernel(mutation):
+    """The NTK passes its own recursion and fails a recursion with a different bias,
+    depth, activation, weight variance or readout."""
+    _, name, beta, (activation, depth, ref_beta, kw) = mutation
+    # (the origin only where both have a bias: at beta = 0 the NTK is 0/0 there)
+    A, B = _ntk_points(_seed("negative controls", name), 3, min(beta, ref_beta))
+    K = TorchKernel(name, beta=beta).gram(_t(A), _t(B)).numpy()
+    own = _reference(*NTK_KERNELS[name], beta, A, B)
+    assert all(is_close(a, e, kind) for a, e, kind, _ in _ntk_comparisons(K, *own))
+    wrong = _reference(activation, depth, ref_beta, A, B, **kw)
+    assert not all(is_close(a, e, kind) for a, e, kind, _ in _ntk_comparisons(K, *wrong))
+
