@@ -165,12 +165,12 @@ CLAIMS: tuple[Claim, ...] = (
     Claim("C5", "detectability_lag", "Detectability lag", "Remark 3.5",
           "The spike is visible only once Delta f^2 >~ Lambda_clean / R_k; closed forms for "
           "m_succ, m_det, the lag and the never-detectable condition.",
-          kind="theorem", depends_on=("C3", "C4"), per_kernel=True,
+          kind="theorem", depends_on=("C2", "C3", "C4"), per_kernel=True,
           requires=("symbolic", "numeric", "as_stated", "counterexample", "corrected")),
     Claim("C6", "near_clone", "Near-clone invisibility", "Sec. 3.3",
           "For the Gaussian kernel with r << ell efficacy stays O(1) while curvature vanishes "
           "like S^2 r^2 / ell^4; which kernels have R_k -> 0 as x0 -> zeta.",
-          kind="theorem", depends_on=("C3",), per_kernel=True,
+          kind="theorem", depends_on=("C2", "C3"), per_kernel=True,
           requires=("symbolic", "numeric", "as_stated", "counterexample", "corrected")),
     Claim("C7", "feature_near_clones", "Feature-space near-clones", "neural-collapse remark",
           "In penultimate feature space poisoned training samples and triggered test inputs "
