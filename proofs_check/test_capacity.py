@@ -96,7 +96,9 @@ THREE = {"kernel": _R0["kernel"], "params": {k: float(v) for k, v in _R0["params
 assert _R0["variant"] == "dual"
 
 
-@pytest.mark.claim("C9", "symbolic", scope="general")
+@pytest.mark.claim("C9", "symbolic",
+                   scope="every n: the kappa-derivative identities (chain rule dM/dkappa = G, "
+                         "the sign and strictness steps argued by hand)")
 def test_derivative_identities_general():
     """For every n (MatrixSymbol K, G, M = K + cI + kappa G, y): df' = -tr[K M^-1 G M^-1]
     = -tr[X X^T] <= 0 (non-increasing), dR/dkappa = 2 (B alpha)^T K M^-1 G alpha with

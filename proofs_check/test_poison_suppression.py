@@ -47,7 +47,9 @@ def _kernel_not_applicable(name: str, names: list[str], reason: str) -> None:
     note_not_applicable(name, reason)
 
 
-@pytest.mark.claim("C10", "symbolic", scope="general")
+@pytest.mark.claim("C10", "symbolic",
+                   scope="every m and d under tight-cluster dominance (no clean data; the "
+                         "clones' penalty block modelled as g_zeta 11^T)")
 def test_dominance_closed_forms_general():
     """Tight-cluster dominance (no clean data), every m and d: alpha = y_t/(c + m s) 1 solves
     the penalised clone system (s = k_zeta + kappa g_zeta), which is invertible; the shift is
