@@ -102,6 +102,7 @@ def test_gaussian_exact_forms_and_limits():
     assert sp.simplify(gf["shift_limit"] - y * S) == 0  # efficacy stays y_t S
     assert sp.simplify(gf["spike_leading"] - y**2 * S**2 * r**2 / ell**4) == 0
     assert sp.simplify(gf["ratio_limit"] - y**2) == 0  # the paper's S^2 r^2/ell^4, times y_t^2
+    asserted_for("gaussian")
 
 
 # ---------------------------------------------------------------------------
