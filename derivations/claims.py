@@ -218,7 +218,8 @@ CLAIMS: tuple[Claim, ...] = (
           kind="empirical", requires=("experiment",), depends_on=("C3", "C7")),
     Claim("E3", "e3_defence_sweep", "Defence sweep", "Sec. 5",
           "kappa sweep with and without augmentation: immunity at a clean-accuracy cost.",
-          kind="empirical", requires=("experiment",), depends_on=("C8", "C10")),
+          kind="empirical", requires=("experiment", "as_stated", "counterexample"),
+          depends_on=("C8", "C10")),
 )
 
 
