@@ -200,7 +200,8 @@ def refute_stated_shift(name: str, case) -> dict:
 @pytest.mark.xfail(strict=True, raises=Refuted,
                    reason="the stated prediction shift neglects the clean-poison coupling: "
                    "with clean data near the trigger the refitted shift is not "
-                   "k(x0, zeta) y_t S(m; c) (pinned counterexample COUNTER, every kernel)")
+                   "k(x0, zeta) y_t S(m; c) (pinned counterexample COUNTER; its numbers are "
+                   "asserted for every built-in kernel)")
 @example(**COUNTER)
 @given(**instance_args)
 def test_stated_shift_as_stated(kernel_name, pexp, d, n_clean, m, y_t, rel_ridge, r_rel,

@@ -141,7 +141,8 @@ def refute_stated_law(name: str, case) -> dict:
 @pytest.mark.xfail(strict=True, raises=Refuted,
                    reason="the stated law names the constant R_k of the raw kernel: with "
                    "clean data near the trigger the m-independent constant is R_k~ (the "
-                   "conditional kernel) (pinned counterexample COUNTER, every kernel)")
+                   "conditional kernel) (pinned counterexample COUNTER; its numbers are "
+                   "asserted for every built-in kernel)")
 @example(**COUNTER)
 @given(**instance_args)
 def test_stated_law_as_stated(kernel_name, pexp, d, n_clean, m, y_t, rel_ridge, r_rel, seed,

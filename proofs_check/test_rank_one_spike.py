@@ -205,7 +205,8 @@ def refute_stated_spike(name: str, case) -> dict:
 @pytest.mark.xfail(strict=True, raises=Refuted,
                    reason="the stated spike uses R_k of the raw kernel: with clean data near "
                    "the trigger the GN eigenvalue is R_k~ Delta f^2 (k~ the conditional "
-                   "kernel), not R_k Delta f^2 (pinned counterexample COUNTER, every kernel)")
+                   "kernel), not R_k Delta f^2 (pinned counterexample COUNTER; its numbers are "
+                   "asserted for every built-in kernel)")
 @example(**COUNTER)
 @given(**instance_args)
 def test_stated_spike_as_stated(kernel_name, pexp, d, n_clean, m, y_t, rel_ridge, r_rel,
