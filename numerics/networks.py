@@ -419,6 +419,8 @@ def fisher_contraction_run(X, y, *, width: int = 128, depth: int = 1,
     """
     import numpy as np
 
+    from derivations.gradient_flow_contraction import stated_bound_numeric
+
     dev = resolve_device(device)
     X = as_points(X, name="inputs X", device=dev)
     y = as_targets(y, X.shape[0], name="targets y", device=dev)
@@ -451,7 +453,7 @@ def fisher_contraction_run(X, y, *, width: int = 128, depth: int = 1,
         E = np.stack([r[key + "_E"] for r in recs])  # (T, modes)
         q = np.stack([r[key + "_q"] for r in recs])
         alpha = np.minimum.accumulate(q, axis=0)
-        bound = E[0] * np.exp(-2 * kappa * alpha * t[:, None])
+        bound = stated_bound_numeric(E[0], kappa, alpha, t[:, None])
         with np.errstate(divide="ignore", invalid="ignore"):
             ratio = np.where(bound > 0, E / bound, np.inf)
         out[key] = {"E": E, "q": q, "alpha": alpha, "bound": bound, "ratio": ratio,
