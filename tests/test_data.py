@@ -585,7 +585,8 @@ def test_load_real_dispatch(tmp_path, monkeypatch, cache):
 
 def _get_data(tmp_path, *args, env=None):
     e = {k: v for k, v in os.environ.items() if not k.startswith("POISONCURV_")}
-    e.update(HOME=str(tmp_path / "home"), POISONCURV_CACHE=str(tmp_path / "cache"), **(env or {}))
+    e.update(HOME=str(tmp_path / "home"), POISONCURV_CACHE=str(tmp_path / "cache"),
+             TMPDIR=str(tmp_path), **(env or {}))  # the script's logs stay in tmp_path
     return subprocess.run(["bash", str(ROOT / "scripts" / "get_data.sh"), *args], env=e,
                           capture_output=True, text=True, timeout=120)
 
