@@ -38,6 +38,7 @@ __all__ = [
     "load_summary",
     "real_subsets",
     "spread",
+    "records_span",
 ]
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -127,6 +128,20 @@ def spread(values: Iterable[float | None]) -> dict:
     m = sum(vs) / len(vs)
     return {"mean": m, "min": min(vs), "max": max(vs),
             "std": (sum((v - m) ** 2 for v in vs) / len(vs)) ** 0.5, "n": len(vs)}
+
+
+def records_span(records: Iterable[Mapping]) -> float | None:
+    """Seconds from the start of the first point to the end of the last, from the sweep
+    records' ``finished_utc`` and ``seconds`` (so a summary re-made from cached points still
+    states how long computing them took); ``None`` without records."""
+    import datetime as dt
+
+    starts, ends = [], []
+    for r in records:
+        end = dt.datetime.fromisoformat(r["finished_utc"]).timestamp()
+        ends.append(end)
+        starts.append(end - float(r["seconds"]))
+    return (max(ends) - min(starts)) if ends else None
 
 
 @functools.lru_cache(maxsize=4)

@@ -48,6 +48,7 @@ __all__ = [
     "MLP",
     "SmallCNN",
     "make_model",
+    "architecture",
     "augment_images",
     "penalised_loss",
     "input_gradient_sq",
@@ -135,6 +136,21 @@ def make_model(name: str, *, seed: int, dtype: torch.dtype = torch.float32,
         torch.manual_seed(seed)
         model = cls(**kwargs)  # type: ignore[arg-type]
     return model.to(dtype=dtype, device=resolve_device(device))
+
+
+def architecture(model: nn.Module) -> str:
+    """A one-line description of a model's layers, e.g. ``"MLP 784-256-128-10 (SiLU)"``."""
+    if isinstance(model, MLP):
+        widths = [model.d_in] + [m.out_features for m in model.body if isinstance(m, nn.Linear)]
+        return f"MLP {'-'.join(map(str, widths + [model.head.out_features]))} (SiLU)"
+    if isinstance(model, SmallCNN):
+        convs = [m for m in model.conv if isinstance(m, nn.Conv2d)]
+        parts = [f"conv {m.kernel_size[0]}x{m.kernel_size[1]}x{m.out_channels} + avg-pool 2"
+                 for m in convs]
+        fc = model.fc[0]
+        return (f"CNN {'x'.join(map(str, model.image_shape))} -> " + " -> ".join(parts)
+                + f" -> dense {fc.out_features} -> {model.head.out_features} (SiLU)")
+    return type(model).__name__
 
 
 def augment_images(X: torch.Tensor, g: torch.Generator, *, shift: int = 2, flip: bool = False,

@@ -12,7 +12,9 @@ kernel, or a refutation, that did not happen:
 * :func:`refute_unless_close` / :func:`refute_unless` -- the only way an ``as_stated``
   check refutes: it raises :class:`derivations.claims.Refuted` carrying the numbers.  A
   shape mismatch or a non-finite value is a harness error (``ValueError``), never a
-  refutation.
+  refutation;
+* :func:`record_measured` -- the numbers an ``experiment`` check measured (kept in the run
+  report under ``evidence.measured``; they decide nothing, the check's assertions do).
 
 The plugin :mod:`proofs_check.plugin` resets the record before each test and attaches it
 to the test's report (it travels from xdist workers to the controller with the report).
@@ -34,6 +36,7 @@ __all__ = [
     "note_not_applicable",
     "refute_unless_close",
     "refute_unless",
+    "record_measured",
     "NOT_APPLICABLE_PREFIX",
     "begin_test",
     "end_test",
@@ -42,21 +45,40 @@ __all__ = [
 #: prefix of the skip reason written by :func:`not_applicable`
 NOT_APPLICABLE_PREFIX = "not applicable to kernel"
 
-_STATE: dict[str, object] = {"asserted": [], "not_applicable": {}}
+_STATE: dict[str, object] = {"asserted": [], "not_applicable": {}, "measured": {}}
 
 
 def begin_test() -> None:
     """Reset the record (called by the plugin before each test)."""
     _STATE["asserted"] = []
     _STATE["not_applicable"] = {}
+    _STATE["measured"] = {}
 
 
 def end_test() -> dict:
     """The record of the test that just ran (called by the plugin after each test)."""
     out = {"asserted": list(dict.fromkeys(_STATE["asserted"])),  # type: ignore[arg-type]
            "not_applicable": dict(_STATE["not_applicable"])}  # type: ignore[arg-type]
+    if _STATE["measured"]:
+        out["measured"] = dict(_STATE["measured"])  # type: ignore[arg-type]
     begin_test()
     return out
+
+
+def record_measured(**numbers: object) -> None:
+    """Record numbers an experiment check measured (plain values: numbers, strings, booleans,
+    ``None``, or lists/dicts of them; NumPy/torch scalars are converted).  Later calls add to
+    (and override keys of) earlier ones."""
+    from derivations.claims import _plain
+
+    def conv(v: object) -> object:
+        if isinstance(v, dict):
+            return {str(k): conv(x) for k, x in v.items()}
+        if isinstance(v, list | tuple):
+            return [conv(x) for x in v]
+        return _plain(v)
+
+    _STATE["measured"].update({k: conv(v) for k, v in numbers.items()})  # type: ignore[union-attr]
 
 
 def asserted_for(*kernels: str) -> None:
