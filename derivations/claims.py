@@ -218,7 +218,7 @@ CLAIMS: tuple[Claim, ...] = (
           kind="empirical", requires=("experiment",), depends_on=("C3", "C7")),
     Claim("E3", "e3_defence_sweep", "Defence sweep", "Sec. 5",
           "kappa sweep with and without augmentation: immunity at a clean-accuracy cost.",
-          kind="empirical", requires=("experiment", "as_stated", "counterexample"),
+          kind="empirical", requires=("experiment", "as_stated", "counterexample", "corrected"),
           depends_on=("C8", "C10")),
 )
 

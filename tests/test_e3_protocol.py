@@ -1,4 +1,4 @@
-"""Building blocks of the toy E3 sweep (derivations.e3_defence_sweep): trigger, poisons,
+"""Building blocks of the toy E3 sweep (numerics.e3, 8x8 digits): trigger, poisons,
 augmentation, penalised training -- cheap contract tests (the sweep itself is a slow check
 in proofs_check/test_e3_defence_sweep.py)."""
 
@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from derivations import e3_defence_sweep as e3
+from numerics import e3
 
 
 def test_trigger_sets_the_corner_only():
