@@ -50,6 +50,7 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
 
@@ -82,6 +83,9 @@ from numerics.image_models import (
     predict,
     train_classifier,
 )
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 __all__ = [
     "E2Settings",
@@ -453,7 +457,7 @@ def _fraction_axis(ax, summary: dict, *, symlog: bool = True) -> None:
     ax.set_xlabel("poison fraction")
 
 
-def plot_success(summary: dict):
+def plot_success(summary: dict) -> Figure:
     """Attack success (solid) and clean accuracy (dotted) against the poison fraction, per
     data set (rows) and model (columns), one colour per trigger; bars: min-max over seeds."""
     import matplotlib.pyplot as plt
@@ -486,7 +490,7 @@ def plot_success(summary: dict):
     return fig
 
 
-def plot_spike(summary: dict):
+def plot_spike(summary: dict) -> Figure:
     """Per data set x model: the median top input-Hessian eigenvalue at triggered inputs
     (solid) and at their clean versions (dotted) against the poison fraction (left), and the
     alignment |<v_1, u>| of the top eigenvector with the trigger direction at triggered inputs
@@ -523,7 +527,7 @@ def plot_spike(summary: dict):
     return fig
 
 
-def plot_signatures(summary: dict):
+def plot_signatures(summary: dict) -> Figure:
     """Spectral Signatures recall (target class, penultimate features) against the poison
     fraction, both scores, per data set x model."""
     import matplotlib.pyplot as plt

@@ -50,6 +50,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
 
@@ -80,6 +81,9 @@ from numerics.image_models import (
     make_model,
     train_classifier,
 )
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 __all__ = [
     "E3Settings",
@@ -427,7 +431,7 @@ def _rows(summary: dict, ds: str, aug: bool) -> list[dict]:
                   key=lambda a: a["kappa"])
 
 
-def plot_success_vs_kappa(summary: dict):
+def plot_success_vs_kappa(summary: dict) -> Figure:
     """Attack success and clean accuracy against kappa, per data set; bands: min-max over
     seeds; dotted: the immunity thresholds."""
     import matplotlib.pyplot as plt
@@ -460,7 +464,7 @@ def plot_success_vs_kappa(summary: dict):
     return fig
 
 
-def plot_spike_vs_kappa(summary: dict):
+def plot_spike_vs_kappa(summary: dict) -> Figure:
     """The input-Hessian spike (median |lambda_1| over the measured inputs) at triggered
     inputs (solid) and at their clean versions (dotted) against kappa; bands: min-max over
     seeds."""
@@ -490,7 +494,7 @@ def plot_spike_vs_kappa(summary: dict):
     return fig
 
 
-def plot_pareto(summary: dict):
+def plot_pareto(summary: dict) -> Figure:
     """Clean accuracy (x) against attack success (y) of every (augmentation, kappa), mean over
     seeds, with min-max bars; the Pareto front (higher accuracy, lower success) joined."""
     import matplotlib.pyplot as plt
