@@ -6,7 +6,9 @@
 #                                        # (a selection makes the run partial: not published,
 #                                        # and the book build then refuses to run)
 #
-# 1. set-up (scripts/bootstrap.sh);
+# 1. set-up (scripts/bootstrap.sh), the real data (scripts/get_data.sh) and the experiments
+#    on real data (scripts/run_experiments.sh --if-stale: the reduced grids, re-run only when
+#    their committed summaries were made with other settings or code);
 # 2. pytest proofs_check/ -n 2 (every claim check, slow ones included): the claim-evidence
 #    plugin writes reports/runs/<run id>.json and, for a complete run, publishes it as
 #    reports/claims.json (read by the book); JUnit XML in reports/proofs_check.xml.
@@ -24,6 +26,10 @@ bash scripts/bootstrap.sh
 bash scripts/get_data.sh || echo "warning: scripts/get_data.sh failed; real-data checks will skip" >&2
 
 mkdir -p reports
+te=$(date +%s)
+echo "== experiments on real data (reduced grids; reused when their committed summaries are current)" >&2
+exp_rc=0
+bash scripts/run_experiments.sh --if-stale || exp_rc=$?
 t0=$(date +%s)
 echo "== claim checks: pytest proofs_check/ -n 2 -> reports/runs/ (published as reports/claims.json when complete)" >&2
 checks_rc=0
@@ -46,7 +52,7 @@ t3=$(date +%s)
 
 index="$ROOT/book/_build/html/index.html"
 echo
-echo "timings: claim checks $((t1 - t0)) s, book build $((t2 - t1)) s, browser check $((t3 - t2)) s"
+echo "timings: experiments $((t0 - te)) s, claim checks $((t1 - t0)) s, book build $((t2 - t1)) s, browser check $((t3 - t2)) s"
 if [[ $checks_rc -eq 5 ]]; then
     echo "CLAIM CHECKS FAILED: pytest collected no claim checks under proofs_check/"
 elif [[ $checks_rc -ne 0 ]]; then
@@ -70,6 +76,9 @@ if [[ -f "$index" ]]; then
     echo "open the book: $index"
     echo "         (URL: file://$index; claim statuses: file://$ROOT/book/_build/html/claims.html)"
 fi
-if [[ $checks_rc -ne 0 || $book_rc -ne 0 || $browser_rc -ne 0 ]]; then
+if [[ $exp_rc -ne 0 ]]; then
+    echo "EXPERIMENTS FAILED (scripts/run_experiments.sh exit code $exp_rc)"
+fi
+if [[ $exp_rc -ne 0 || $checks_rc -ne 0 || $book_rc -ne 0 || $browser_rc -ne 0 ]]; then
     exit 1
 fi
