@@ -11,15 +11,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-import matplotlib
+import matplotlib.pyplot as plt
+from matplotlib.figure import Figure
+from matplotlib.patches import FancyBboxPatch, Patch
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
-from matplotlib.patches import FancyBboxPatch, Patch  # noqa: E402
-
-from derivations.claims import CLAIMS  # noqa: E402
-from numerics.claim_report import (  # noqa: E402
+from derivations.claims import CLAIMS
+from numerics.claim_report import (
     CELL_STATES,
     VERDICTS,
     ReportInfo,
@@ -61,7 +58,7 @@ def kernel_matrix_figure(report: ReportInfo | None = None,
     cells = kernel_cells(report, kernels)
     kernels = list(next(iter(cells.values())).keys()) if cells else []
     ids = [cl.id for cl in CLAIMS]
-    fig, ax = plt.subplots(figsize=(1.0 + 0.62 * len(kernels), 1.2 + 0.36 * len(ids)))
+    fig, ax = plt.subplots(figsize=(max(6.0, 3.5 + 0.62 * len(kernels)), 1.2 + 0.36 * len(ids)))
     for i, cid in enumerate(ids):
         for j, k in enumerate(kernels):
             state = cells[cid][k]

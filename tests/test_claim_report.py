@@ -12,6 +12,9 @@ import pytest
 
 from derivations.claims import CLAIMS, Claim
 from numerics.claim_report import (
+    CELL_STATES as CELL_STATES_ALL,
+)
+from numerics.claim_report import (
     STRENGTH,
     VERDICTS,
     all_verdicts,
@@ -285,3 +288,26 @@ def test_badge_shows_run_counts_scope_and_recorded_numbers(tmp_path):
         assert f"(claim-{cl.id.lower()})=" in index
     with pytest.raises(ValueError, match="part"):
         claims_index(rep, book_dir=book, part="everything")
+
+
+# ----------------------------------------------------------------------------- pictures
+def test_claims_page_pictures():
+    from numerics.claim_figures import (
+        CELL_COLOURS,
+        VERDICT_COLOURS,
+        claim_levels,
+        dependency_figure,
+        kernel_matrix_figure,
+    )
+
+    assert set(CELL_COLOURS) == set(CELL_STATES_ALL) and set(VERDICT_COLOURS) == set(VERDICTS)
+    level = claim_levels()
+    for cl in CLAIMS:  # every claim sits to the right of the claims it uses
+        assert all(level[d] < level[cl.id] for d in cl.depends_on), cl.id
+    rep = _report([it("symbolic", "passed"), it("numeric", "passed", asserted=["gaussian"])])
+    fig = kernel_matrix_figure(rep, kernels=["gaussian", "laplace"])
+    ax = fig.axes[0]
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["gaussian", "laplace"]
+    assert len(ax.patches) == len(CLAIMS) * 2
+    fig = dependency_figure(rep)
+    assert len(fig.axes[0].patches) == len(CLAIMS)
