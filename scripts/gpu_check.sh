@@ -49,3 +49,14 @@ for act, widths, seeds, steps in plan:
     json.dump(out, open(path, "w"), indent=1)
 print("wrote", path)
 PYEOF
+
+# the real-data experiments' full grids on CUDA (issue 12): E2, E3, C7, C13 (E1 is CPU-only);
+# each grid point is cached under results/cache/, so a run cut by the time limit resumes
+echo "== experiments, full grids on CUDA (numerics.e2, numerics.e3, numerics.real_data_claims)" \
+    | tee "$OUTDIR/experiments.txt"
+for mod in numerics.e2 numerics.e3; do
+    timeout 600 "$PY" -m "$mod" --grid full --device cuda --workers 0 2>&1 \
+        | tail -n 5 | tee -a "$OUTDIR/experiments.txt"
+done
+timeout 300 "$PY" -m numerics.real_data_claims c7 c13 --grid full --device cuda --workers 0 2>&1 \
+    | tail -n 20 | tee -a "$OUTDIR/experiments.txt"
