@@ -44,7 +44,6 @@ from proofs_check import evidence
 SCHEMA = 2
 
 # statuses of an item in a run report
-RAN = ("passed", "failed", "xfailed", "xpassed", "skipped")
 MISSING = ("deselected", "not_run", "not_collected")
 
 
@@ -122,7 +121,7 @@ def expected_functions(directory: Path, rootpath: Path) -> dict[str, list[str]]:
         own = slugs.get(stem) or next((cid for s, cid in sorted(slugs.items(), key=lambda kv:
                                                                  -len(kv[0]))
                                        if stem.startswith(s)), None)
-        module_ids = _mark_ids(_module_marks(tree), own)
+        module_ids = _mark_ids(module_marks(tree), own)
 
         def visit(body, prefix, marks, rel=rel, own=own):
             for node in body:
@@ -139,25 +138,31 @@ def expected_functions(directory: Path, rootpath: Path) -> dict[str, list[str]]:
     return out
 
 
-def _module_marks(tree: ast.Module) -> list[ast.AST]:
+def claim_calls(nodes) -> list[ast.Call]:
+    """The ``...mark.claim(...)`` calls among decorator / ``pytestmark`` AST nodes."""
+    return [n for n in nodes if isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute)
+            and n.func.attr == "claim"]
+
+
+def module_marks(tree: ast.Module) -> list[ast.Call]:
+    """The claim marks of a module's ``pytestmark`` (one mark or a list of marks)."""
     for stmt in tree.body:
         if isinstance(stmt, ast.Assign) and any(isinstance(t, ast.Name) and t.id == "pytestmark"
                                                 for t in stmt.targets):
-            return list(stmt.value.elts) if isinstance(stmt.value, (ast.List, ast.Tuple)) \
+            vals = stmt.value.elts if isinstance(stmt.value, (ast.List, ast.Tuple)) \
                 else [stmt.value]
+            return claim_calls(vals)
     return []
 
 
 def _mark_ids(nodes, own: str | None) -> list[str]:
     ids = []
-    for node in nodes:
-        if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
-                and node.func.attr == "claim"):
-            first = node.args[0] if node.args else None
-            if isinstance(first, ast.Constant) and isinstance(first.value, str):
-                ids.append(first.value)
-            elif own:
-                ids.append(own)
+    for node in claim_calls(nodes):
+        first = node.args[0] if node.args else None
+        if isinstance(first, ast.Constant) and isinstance(first.value, str):
+            ids.append(first.value)
+        elif own:
+            ids.append(own)
     return ids
 
 

@@ -20,6 +20,8 @@ from pathlib import Path
 import pytest
 
 from derivations.claims import CLAIMS, ROLES, claim_by_id
+from proofs_check.plugin import claim_calls
+from proofs_check.plugin import module_marks as plugin_module_marks
 
 ROOT = Path(__file__).resolve().parent.parent
 BOOK = ROOT / "book"
@@ -50,24 +52,7 @@ def test_derivation_module_defines_its_claim(slug):
 
 
 def _claim_marks(node: ast.AST) -> list[ast.Call]:
-    out = []
-    for dec in getattr(node, "decorator_list", []):
-        if (isinstance(dec, ast.Call) and isinstance(dec.func, ast.Attribute)
-                and dec.func.attr == "claim"):
-            out.append(dec)
-    return out
-
-
-def _module_marks(tree: ast.Module) -> list[ast.AST]:
-    """``pytestmark = pytest.mark.claim(...)`` or a list of marks at module level."""
-    for stmt in tree.body:
-        if (isinstance(stmt, ast.Assign) and any(isinstance(t, ast.Name) and t.id == "pytestmark"
-                                                  for t in stmt.targets)):
-            vals = stmt.value.elts if isinstance(stmt.value, (ast.List, ast.Tuple)) else [
-                stmt.value]
-            return [v for v in vals if isinstance(v, ast.Call)
-                    and isinstance(v.func, ast.Attribute) and v.func.attr == "claim"]
-    return []
+    return claim_calls(getattr(node, "decorator_list", []))
 
 
 CHECK_FILES = sorted((ROOT / "proofs_check").glob("test_*.py"))
@@ -76,7 +61,7 @@ CHECK_FILES = sorted((ROOT / "proofs_check").glob("test_*.py"))
 @pytest.mark.parametrize("path", CHECK_FILES, ids=[p.name for p in CHECK_FILES])
 def test_every_check_carries_a_claim_marker(path):
     tree = ast.parse(path.read_text(), filename=str(path))
-    module_marks = _module_marks(tree)
+    module_marks = plugin_module_marks(tree)
     unmarked, bad = [], []
 
     def visit(body, class_marks):
