@@ -74,18 +74,47 @@ class UnknownKernelError(KeyError):
 
 @dataclass(frozen=True)
 class Param:
-    """A kernel hyper-parameter: its SymPy symbol (with assumptions) and default value."""
+    """A kernel hyper-parameter: its SymPy symbol (with assumptions), default value and
+    declared range.
+
+    ``bounds = (lo, hi)`` (inclusive; ``None`` for an open end) is the range in which the
+    kernel is meant to be used: values outside it are refused by :meth:`validate`, and the
+    Hypothesis strategies and claim checks draw only inside it (e.g. ``exp(u / s**2)``
+    overflows for small ``s``: declare ``bounds=(0.5, None)``).  ``None`` means only the
+    symbol's assumptions apply.
+    """
 
     symbol: sp.Symbol
     default: float | int
     doc: str = ""
+    bounds: tuple[float | int | None, float | int | None] | None = None
+
+    def __post_init__(self) -> None:
+        import math
+
+        if not isinstance(self.symbol, sp.Symbol):
+            raise TypeError(f"Param symbol must be a sympy Symbol, got {self.symbol!r}")
+        if self.bounds is not None:
+            if not (isinstance(self.bounds, tuple) and len(self.bounds) == 2):
+                raise ValueError(f"parameter {self.name!r}: bounds must be a pair (lo, hi), "
+                                 f"got {self.bounds!r}")
+            lo, hi = self.bounds
+            for end in (lo, hi):
+                if end is not None and (isinstance(end, bool) or not isinstance(
+                        end, (int, float)) or not math.isfinite(end)):
+                    raise ValueError(f"parameter {self.name!r}: bounds must be finite numbers "
+                                     f"or None, got {self.bounds!r}")
+            if lo is not None and hi is not None and not lo <= hi:
+                raise ValueError(f"parameter {self.name!r}: empty range {self.bounds!r}")
+        self.validate(self.default, what="default")
 
     @property
     def name(self) -> str:
         return self.symbol.name
 
-    def validate(self, value: float | int) -> float | int:
-        """Check ``value`` against the symbol's assumptions; raise ``ValueError`` naming it."""
+    def validate(self, value: float | int, *, what: str = "value") -> float | int:
+        """Check ``value`` against the symbol's assumptions and the declared ``bounds``;
+        raise ``ValueError`` (``TypeError`` for a non-number) naming the parameter."""
         import math
 
         if isinstance(value, bool) or not isinstance(value, (int, float)):
@@ -104,6 +133,11 @@ class Param:
             raise ValueError(f"parameter {self.name!r} must be positive, got {value!r}")
         if s.is_nonnegative and not value >= 0:
             raise ValueError(f"parameter {self.name!r} must be non-negative, got {value!r}")
+        if self.bounds is not None:
+            lo, hi = self.bounds
+            if (lo is not None and value < lo) or (hi is not None and value > hi):
+                raise ValueError(f"parameter {self.name!r}: {what} {value!r} is outside its "
+                                 f"declared range [{lo}, {hi}]")
         return int(value) if s.is_integer else float(value)
 
 
