@@ -196,6 +196,11 @@ class KernelSpec:
     definition:
         Optional LaTeX shown in the book in place of ``expr`` when that is too long to read
         (e.g. the layer recursion of a deep NTK); generated from code, never re-typed.
+    network:
+        Optional symbolic description of the network whose infinite-width kernel this is
+        (a :mod:`derivations.ntk_kernels` architecture object, plain data); the torch side
+        (:mod:`numerics.kernels`) evaluates such kernels with a numerically stable layer
+        recursion generated from the same per-layer maps instead of the expanded ``expr``.
     """
 
     name: str
@@ -207,6 +212,7 @@ class KernelSpec:
     overrides: Mapping[str, Callable] = field(default_factory=dict)
     singular: sp.Expr | None = None
     definition: str = ""
+    network: object | None = None
 
     def __post_init__(self) -> None:
         allowed = {"isotropic": {r}, "dot_product": {u}, "invariant": {a, b, u}}[self.family]
