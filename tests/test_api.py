@@ -465,3 +465,21 @@ def test_package_reexports_lazily():
         assert getattr(numerics, name) is not None
     with pytest.raises(AttributeError, match="no_such_name"):
         numerics.no_such_name  # noqa: B018
+
+
+def test_derivations_reexports_symbolic_entry_points():
+    """``derivations`` re-exports its symbolic entry points lazily and never imports torch
+    or numerics."""
+    code = ("import sys, derivations; assert 'sympy' not in sys.modules; "
+            "from derivations import KernelSpec, Param, CLAIMS, c, m, y_t, r, get_spec; "
+            "import derivations.kernels as K, derivations.conventions as C; "
+            "assert KernelSpec is K.KernelSpec and c is C.c and get_spec is K.get_spec; "
+            "assert 'torch' not in sys.modules and not any(k.startswith('numerics') "
+            "for k in sys.modules); print(len(CLAIMS))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    import derivations
+
+    assert set(derivations.__all__) >= {"KernelSpec", "Param", "CLAIMS", "c", "m", "y_t"}
+    with pytest.raises(AttributeError, match="nope"):
+        derivations.nope  # noqa: B018
