@@ -23,6 +23,13 @@ the run's folder; the controller merges them at the end and writes the run repor
 which every claim check of every claim ran (none deselected, not run or not collected)
 also becomes the published report ``reports/claims.json`` (``$CLAIMS_REPORT``), the one the
 book reads.  Verdicts are computed from these records by :mod:`numerics.claim_report`.
+
+``--claim ID`` (repeatable, or comma-separated: ``--claim C3 --claim C5``, ``--claim C3,C5``)
+runs only the claim checks of those claims: every other item is deselected through
+``pytest_deselected``, so the run report records it as *deselected* (the run is partial and
+not published unless the selection leaves nothing out) and records the selection
+(``claims_selected``).  ``$CLAIMS_RUN_ID`` fixes the run id (``poisoncurv check`` uses it to
+find the report of the run it started).
 """
 
 from __future__ import annotations
@@ -166,8 +173,36 @@ def _mark_ids(nodes, own: str | None) -> list[str]:
     return ids
 
 
+# ----------------------------------------------------------------------------- --claim
+def pytest_addoption(parser) -> None:
+    parser.getgroup("claims").addoption(
+        "--claim", action="append", default=[], dest="claim_ids", metavar="ID",
+        help="run only the claim checks of claim ID (C1..C13, E1..E3; repeatable or "
+             "comma-separated); every other test is deselected")
+
+
+def selected_claims(config) -> tuple[str, ...]:
+    """The claim ids given with ``--claim`` (in order, without repeats; ``()`` when none).
+
+    Raises ``pytest.UsageError`` naming the valid ids for an unknown one."""
+    raw = getattr(config.option, "claim_ids", None) or []
+    ids = [part.strip().upper() for value in raw for part in str(value).split(",")]
+    ids = [i for i in ids if i]
+    valid = [cl.id for cl in CLAIMS]
+    bad = [i for i in ids if i not in valid]
+    if bad or (raw and not ids):
+        shown = ", ".join(repr(b) for b in bad) if bad else repr(",".join(raw))
+        raise pytest.UsageError(f"--claim: unknown claim id {shown}; valid ids: "
+                                + ", ".join(valid))
+    return tuple(dict.fromkeys(ids))
+
+
+_RUN_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
+
+
 # ----------------------------------------------------------------------------- the plugin
 def pytest_configure(config) -> None:
+    selected_claims(config)  # a usage error before anything runs
     if not config.pluginmanager.has_plugin("claim-evidence"):
         config.pluginmanager.register(ClaimEvidence(config), "claim-evidence")
 
@@ -186,9 +221,15 @@ class ClaimEvidence:
             self.process = wi.get("workerid", "worker")
             self.started_unix = None
         else:
-            self.run_id = time.strftime("%Y%m%d-%H%M%S", time.gmtime()) + f"-{os.getpid()}"
+            fixed = os.environ.get("CLAIMS_RUN_ID", "")
+            if fixed and not _RUN_ID.fullmatch(fixed):
+                raise pytest.UsageError(f"$CLAIMS_RUN_ID {fixed!r} is not a valid run id "
+                                        "(letters, digits, '.', '_', '-'; at most 128)")
+            self.run_id = fixed or (time.strftime("%Y%m%d-%H%M%S", time.gmtime())
+                                    + f"-{os.getpid()}")
             self.process = "main"
             self.started_unix = time.time()
+        self.claims_selected = selected_claims(config)
 
     @property
     def parts_dir(self) -> Path:
@@ -209,6 +250,16 @@ class ClaimEvidence:
             xf = item.get_closest_marker("xfail")
             self.items[item.nodeid] = {"claims": marks, "kernel": _kernel_param(item),
                                        "xfail_raises": _raises_name(xf)}
+        if self.claims_selected:
+            wanted = set(self.claims_selected)
+            keep, drop = [], []
+            for item in items:
+                info = self.items.get(item.nodeid)
+                hit = info is not None and any(m[0] in wanted for m in info["claims"])
+                (keep if hit else drop).append(item)
+            if drop:
+                config.hook.pytest_deselected(items=drop)
+                items[:] = keep
 
     def pytest_deselected(self, items) -> None:
         self.deselected.update(item.nodeid for item in items)
@@ -312,6 +363,7 @@ class ClaimEvidence:
             "args": [str(a) for a in config.invocation_params.args],
             "pytest_addopts": os.environ.get("PYTEST_ADDOPTS", ""),
             "workers": _n_workers(config),
+            "claims_selected": list(self.claims_selected),
             "exitstatus": int(exitstatus),
             "complete": not missing and int(exitstatus) in (0, 1),
             "items": sorted(records, key=lambda r: r["test"]),

@@ -225,3 +225,83 @@ def test_bad_markers_are_usage_errors(tmp_path, mark, message):
                           timeout=300)
     assert proc.returncode == 4, proc.stdout[-1500:] + proc.stderr[-1500:]
     assert message in proc.stdout + proc.stderr
+
+
+# ----------------------------------------------------------------------------- --claim
+def _statuses(report: dict) -> dict[str, str]:
+    return {i["test"]: i["status"] for i in report["items"]}
+
+
+def _pytest(base: Path, args: list[str], runs: Path, report: Path,
+            env_extra: dict | None = None) -> subprocess.CompletedProcess:
+    """A pytest run of the synthetic suite writing to ``runs`` / ``report``."""
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTEST_ADDOPTS", "CI")}
+    env.update(PYTHONPATH=str(ROOT), CLAIMS_CHECK_DIR=str(base / "checks"),
+               CLAIMS_RUNS_DIR=str(runs), CLAIMS_REPORT=str(report))
+    env.update(env_extra or {})
+    return subprocess.run([sys.executable, "-m", "pytest", "-p", "proofs_check.plugin", "-q",
+                           "checks", *args], cwd=base, env=env, capture_output=True,
+                          text=True, timeout=300)
+
+
+def _usage_error(base: Path, args: list[str], env_extra: dict | None = None
+                 ) -> subprocess.CompletedProcess:
+    return _pytest(base, args, base / "runs-usage", base / "claims-usage.json", env_extra)
+
+
+@pytest.mark.parametrize("args", [["--claim", "C1"], ["-n", "2", "--claim", "c13,C2"],
+                                  ["--claim", "C2", "--claim", "C13", "-n", "2"]],
+                         ids=["one claim", "xdist comma-separated", "xdist repeated"])
+def test_claim_option_runs_only_those_claims(suite, args):
+    """``--claim`` deselects every other check (recorded as deselected: a partial run, never
+    published); the selected claims' checks run exactly as in the complete run, so their
+    verdicts are those of the complete run; the run report records the selection."""
+    base, full, published = suite
+    part = _run(base, args)
+    want = ["C1"] if "C1" in args else ["C13", "C2"] if "c13,C2" in args else ["C2", "C13"]
+    assert part["claims_selected"] == want
+    assert not part["complete"]
+    assert (base / "claims.json").read_text() == published, "a partial run was published"
+    full_s, part_s = _statuses(full), _statuses(part)
+    assert set(full_s) == set(part_s)
+    for item in part["items"]:
+        mine = any(c[0] in want for c in item["claims"])
+        expected = full_s[item["test"]] if mine else "deselected"
+        assert part_s[item["test"]] == expected, item["test"]
+    full_v, part_v = _verdicts(full), _verdicts(part)
+    for cid in SYNTHETIC:
+        assert part_v[cid] == (full_v[cid] if cid in want else "incomplete"), (cid, part_v)
+
+
+def test_claim_option_selecting_every_claim_is_a_complete_run(suite, tmp_path):
+    """Selecting every claim that has checks deselects none: the run is complete."""
+    base, full, _ = suite
+    other = tmp_path / "claims.json"
+    proc = _pytest(base, ["--claim", ",".join(SYNTHETIC)], tmp_path / "runs", other)
+    assert proc.returncode == 1, proc.stdout[-1500:]  # C3's broken check fails, as in full
+    (path,) = (tmp_path / "runs").glob("*.json")
+    part = json.loads(path.read_text())
+    assert part["complete"] and part["claims_selected"] == list(SYNTHETIC)
+    assert json.loads(other.read_text())["run_id"] == part["run_id"]
+    assert _statuses(part) == _statuses(full)
+
+
+@pytest.mark.parametrize("value", ["C99", "C1,X2", ","])
+def test_claim_option_unknown_id_is_a_usage_error(suite, value):
+    base, _, _ = suite
+    proc = _usage_error(base, ["--claim", value])
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 4, out[-1500:]
+    assert "unknown claim id" in out and "valid ids: C1, C2, C3" in out and "E3" in out
+    assert not (base / "runs-usage").exists() or not list((base / "runs-usage").glob("*.json"))
+
+
+def test_fixed_run_id(suite):
+    """``$CLAIMS_RUN_ID`` names the run report (what ``poisoncurv check`` reads back);
+    a malformed one is a usage error."""
+    base, _, _ = suite
+    rep = _run(base, ["--claim", "C13"], {"CLAIMS_RUN_ID": "fixed-id.1"})
+    assert rep["run_id"] == "fixed-id.1"
+    assert (base / "runs" / "fixed-id.1.json").is_file()
+    proc = _usage_error(base, [], {"CLAIMS_RUN_ID": "../escape"})
+    assert proc.returncode == 4 and "CLAIMS_RUN_ID" in proc.stdout + proc.stderr
