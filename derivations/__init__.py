@@ -5,15 +5,14 @@ The symbolic entry points are importable from here, resolved lazily (module
 
     from derivations import KernelSpec, Param, register, get_spec, CLAIMS, c, m, y_t
 
-* kernels: :class:`~derivations.kernels.KernelSpec`, :class:`~derivations.kernels.Param`,
-  :func:`~derivations.kernels.register`, :func:`~derivations.kernels.get_spec`,
-  :func:`~derivations.kernels.kernel_names`, the family variables ``r, a, b, u``;
-* conventions: the symbols ``c, n, lam, m, y_t, k_zeta, kappa`` and
-  :func:`~derivations.conventions.ridge_from_lambda`;
-* claims: :data:`~derivations.claims.CLAIMS`, :class:`~derivations.claims.Claim`,
-  :func:`~derivations.claims.claim_by_id`, :func:`~derivations.claims.claim_by_slug`.
+* kernels (``derivations.kernels``): ``KernelSpec``, ``Param``, ``register``,
+  ``unregister``, ``get_spec``, ``kernel_names``, ``iter_specs``, ``UnknownKernelError``,
+  ``BUILTIN_NAMES`` and the family variables ``r, a, b, u``;
+* conventions (``derivations.conventions``): the symbols ``c, n, lam, m, y_t, k_zeta,
+  kappa`` and ``ridge_from_lambda``;
+* claims (``derivations.claims``): ``CLAIMS``, ``Claim``, ``claim_by_id``, ``claim_by_slug``.
 
-Nothing here (or anywhere in :mod:`derivations`) imports torch or :mod:`numerics`.
+Nothing here (or anywhere in ``derivations``) imports torch or ``numerics``.
 """
 
 from __future__ import annotations

@@ -326,7 +326,7 @@ def lag_numbers(k0: float, k_zeta: float, y_t: float, R_k: float, c: float, tau:
     y_t : float
         The attacker's label, non-zero.
     R_k : float
-        ``R_k(x0, zeta) >= 0`` (e.g. :attr:`ShiftSpikeResult.R_k`).
+        ``R_k(x0, zeta) >= 0`` (e.g. the ``R_k`` of a :class:`ShiftSpikeResult`).
     c : float
         The ridge, ``> 0``.
     tau : float

@@ -15,7 +15,7 @@ One job: given a kernel, clean data ``(X, y)``, a trigger ``zeta``, a triggered 
   ``b_m = d Delta f / d k~(x0, zeta)`` (``= R_k~ Delta f^2`` whenever ``k~ != 0``) and unit
   eigenvector ``grad k~ / |grad k~|``.
 
-Every formula is a SymPy expression of :mod:`derivations`, lambdified here (never
+Every formula is a SymPy expression of ``derivations/``, lambdified here (never
 re-typed).  The clean quantities are computed once with the ridge ``c`` stored in them, so
 the conditional kernel and the shift always use the *same* ridge.
 

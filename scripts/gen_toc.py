@@ -7,7 +7,8 @@
 
 Parts, in order: the claims index (``claims``); Foundations (``kernels``, ``conventions``);
 Claims (one chapter per ``C<k>`` slug, in ``CLAIMS`` order, with the companion pages of
-:data:`COMPANIONS` right after their claim); Experiments (the ``E<k>`` slugs).  Only pages
+:data:`COMPANIONS` right after their claim); Experiments (the ``E<k>`` slugs); Reference
+(``api``, the API reference).  Only pages
 whose ``book/<name>.md`` exists are listed, so the strict build never references a missing
 file; ``tests/test_layout.py`` checks that the committed file equals the generated one.
 """
@@ -28,6 +29,7 @@ BOOK = ROOT / "book"
 ROOT_PAGE = "intro"
 INDEX_PAGES = ("claims",)
 FOUNDATION_PAGES = ("kernels", "conventions")
+REFERENCE_PAGES = ("api",)
 #: extra pages listed right after a claim's own page
 COMPANIONS = {"gradient_flow_contraction": ("gradient_flow_contraction_nets",)}
 
@@ -55,6 +57,7 @@ def parts(book_dir: Path = BOOK) -> list[tuple[str, list[str]]]:
         ("Foundations", existing(FOUNDATION_PAGES)),
         ("Claims", claim_pages),
         ("Experiments", experiment_pages),
+        ("Reference", existing(REFERENCE_PAGES)),
     ]
     return [(caption, pages) for caption, pages in out if pages]
 
