@@ -1,12 +1,14 @@
-"""The README's quick start runs: its Python block is extracted from README.md (the block after
-the ``<!-- quickstart`` marker) and executed on a temporary ``my_data.npz``, so the example can
-never rot."""
+"""The README's quick start runs: its Python block (the block after the ``<!-- quickstart``
+marker) is extracted from README.md and executed on a temporary ``my_data.npz``, and its
+``poisoncurv spike`` line (the bash block after ``<!-- quickstart-cli``) is run through
+``numerics.cli.main`` on the same file, so neither example can rot."""
 
 from __future__ import annotations
 
 import contextlib
 import io
 import re
+import shlex
 from pathlib import Path
 
 import numpy as np
@@ -16,15 +18,25 @@ README = Path(__file__).resolve().parent.parent / "README.md"
 MARKER = "<!-- quickstart"
 
 
-def quickstart_block(text: str) -> str:
-    """The first fenced ``python`` block after the quick-start marker."""
-    start = text.find(MARKER)
+CLI_MARKER = "<!-- quickstart-cli"
+
+
+def quickstart_block(text: str, marker: str = MARKER, lang: str = "python") -> str:
+    """The first fenced ``lang`` block after ``marker``."""
+    start = text.find(marker + " ")
     if start < 0:
-        raise AssertionError(f"README.md has no {MARKER!r} marker")
-    m = re.compile(r"^```python\n(.*?)^```", re.S | re.M).search(text, start)
+        raise AssertionError(f"README.md has no {marker!r} marker")
+    m = re.compile(rf"^```{lang}\n(.*?)^```", re.S | re.M).search(text, start)
     if m is None:
-        raise AssertionError("no ```python block after the quick-start marker")
+        raise AssertionError(f"no ```{lang} block after the marker {marker!r}")
     return m.group(1)
+
+
+def _write_data(tmp_path: Path) -> None:
+    rng = np.random.default_rng(0)
+    X, y = rng.normal(size=(30, 4)), rng.normal(size=30)
+    zeta = np.array([1.5, -0.5, 0.0, 0.5])
+    np.savez(tmp_path / "my_data.npz", X=X, y=y, zeta=zeta, x0=zeta + 0.3)
 
 
 def test_quickstart_block_is_found():
@@ -35,10 +47,7 @@ def test_quickstart_block_is_found():
 
 
 def test_readme_quickstart_runs(tmp_path, monkeypatch):
-    rng = np.random.default_rng(0)
-    X, y = rng.normal(size=(30, 4)), rng.normal(size=30)
-    zeta = np.array([1.5, -0.5, 0.0, 0.5])
-    np.savez(tmp_path / "my_data.npz", X=X, y=y, zeta=zeta, x0=zeta + 0.3)
+    _write_data(tmp_path)
     monkeypatch.chdir(tmp_path)
     out = io.StringIO()
     scope: dict = {"__name__": "__quickstart__"}
@@ -52,3 +61,17 @@ def test_readme_quickstart_runs(tmp_path, monkeypatch):
     from numerics.tolerances import assert_close
 
     assert_close(res.exact_shift, res.measured["shift"], "refit", "quick start shift")
+
+
+def test_readme_cli_line_runs(tmp_path, monkeypatch, capsys):
+    cli = pytest.importorskip("numerics.cli", reason="the console script module is not there")
+    lines = [ln for ln in quickstart_block(README.read_text(), CLI_MARKER, "bash").splitlines()
+             if ln.strip() and not ln.lstrip().startswith("#")]
+    assert len(lines) == 1, lines
+    argv = shlex.split(lines[0])
+    assert argv[:2] == ["poisoncurv", "spike"]
+    _write_data(tmp_path)
+    monkeypatch.chdir(tmp_path)
+    assert cli.main(argv[1:]) == 0
+    out = capsys.readouterr().out
+    assert "exact" in out and "measured by refit" in out
