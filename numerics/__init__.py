@@ -30,6 +30,7 @@ _EXPORTS: dict[str, str] = {
     "InputValueError": "numerics.closed_forms",
     "InputTypeError": "numerics.closed_forms",
     "UnknownKernelNameError": "numerics.closed_forms",
+    "NonFiniteResultError": "numerics.closed_forms",
     # kernels and fits
     "TorchKernel": "numerics.kernels",
     "get_kernel": "numerics.kernels",
@@ -54,6 +55,7 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
         CleanQuantities,
         InputTypeError,
         InputValueError,
+        NonFiniteResultError,
         UnknownKernelNameError,
         clean_quantities,
     )

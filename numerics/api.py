@@ -40,7 +40,12 @@ from derivations import detectability_lag as _lag
 from derivations import near_clone as _near_clone
 from derivations.kernels import KernelSpec, iter_specs
 from numerics import closed_forms as cf
-from numerics.closed_forms import InputTypeError, InputValueError, UnknownKernelNameError
+from numerics.closed_forms import (
+    InputTypeError,
+    InputValueError,
+    NonFiniteResultError,
+    UnknownKernelNameError,
+)
 from numerics.kernels import TorchKernel
 from numerics.regularised import RegularisedKRR, fit_loss_gradient_penalty
 from numerics.validation import DEFAULT_DTYPE
@@ -58,6 +63,7 @@ __all__ = [
     "InputValueError",
     "InputTypeError",
     "UnknownKernelNameError",
+    "NonFiniteResultError",
 ]
 
 
@@ -252,6 +258,8 @@ def shift_and_spike(kernel: str | TorchKernel, X: Any, y: Any, zeta: Any, m: int
     ------
     InputValueError, InputTypeError, UnknownKernelNameError
         Bad inputs (the message names the argument).
+    NonFiniteResultError
+        A shift, gain or spike overflows float64 (inputs of extreme magnitude).
     numerics.validation.SingularSystemError, numerics.validation.NonDifferentiableError
         The clean system is singular to working precision (increase ``c``), or the kernel
         has no gradient at ``(x0, zeta)`` (e.g. Laplace at ``x0 = zeta``).
@@ -272,11 +280,12 @@ def shift_and_spike(kernel: str | TorchKernel, X: Any, y: Any, zeta: Any, m: int
     q = cf.clean_quantities(kernel, X, y, zeta, x0, c, **kernel_params)
     mm = cf.check_count(m)
     yt = cf.check_label(y_t, q.outputs)
+    shifts = cf.stated_shift(q, mm, yt), cf.exact_shift(q, mm, yt)
     lam, vec = cf.spike(q, mm, yt)
     lam_s, vec_s = cf.stated_spike(q, mm, yt)
     measured = _measure(q, X, y, mm, yt, vec) if measure else None
     return ShiftSpikeResult(
-        stated_shift=cf.stated_shift(q, mm, yt), exact_shift=cf.exact_shift(q, mm, yt),
+        stated_shift=shifts[0], exact_shift=shifts[1],
         gain=cf.exact_gain(q, mm), stated_gain=cf.stated_gain(q, mm),
         spike_eigenvalue=lam, spike_eigenvector=vec,
         stated_spike_eigenvalue=lam_s, stated_spike_eigenvector=vec_s,

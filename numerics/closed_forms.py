@@ -36,6 +36,8 @@ Errors
     :class:`InputTypeError` (a ``TypeError``: complex, non-numeric, wrong kind of object),
     :class:`UnknownKernelNameError` (both a ``ValueError`` and the registry's
     :class:`~derivations.kernels.UnknownKernelError`); every message names the argument.
+    :class:`NonFiniteResultError` (a ``ValueError``) when a shift, gain or spike
+    overflows float64.
 """
 
 from __future__ import annotations
@@ -66,6 +68,7 @@ __all__ = [
     "InputValueError",
     "InputTypeError",
     "UnknownKernelNameError",
+    "NonFiniteResultError",
     "CleanQuantities",
     "resolve_kernel",
     "as_real_array",
@@ -94,6 +97,11 @@ class InputTypeError(TypeError):
 
 class UnknownKernelNameError(UnknownKernelError, InputValueError):
     """A kernel name that is not registered (also a ``ValueError``)."""
+
+
+class NonFiniteResultError(ValueError):
+    """A shift, gain or spike overflowed float64 (inputs of extreme magnitude, e.g.
+    ``|y_t| ~ 1e200``): refused rather than returned as ``inf`` or ``nan``."""
 
 
 # ---------------------------------------------------------------------------
@@ -348,13 +356,24 @@ def clean_quantities(kernel: TorchKernel | KernelSpec | str, X: Any, y: Any, zet
 # ---------------------------------------------------------------------------
 
 
+def _quiet(fn: Any) -> Any:
+    """``fn`` with NumPy's overflow / invalid warnings off: a non-finite result is refused
+    with :class:`NonFiniteResultError` by the caller instead."""
+
+    def call(*args: Any) -> Any:
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            return fn(*args)
+
+    return call
+
+
 @cache
 def _forms() -> dict[str, Any]:
     spike1 = ros.spike_eigen(1)
     g_sym = spike1["eigenvector"][0]  # the gradient symbol of the d = 1 spike
     exact = ps.exact_shift()
     stated = ps.dominance_shift()
-    return {
+    forms = {
         "stated": sp.lambdify((ps.k0, k_zeta, y_t_sym, m_sym, c_sym), stated, "numpy"),
         "exact": sp.lambdify((ps.kt0, ps.ktz, ps.f_Cz, y_t_sym, m_sym, c_sym), exact, "numpy"),
         "stated_gain": sp.lambdify((k_zeta, m_sym, c_sym), sg.gain(), "numpy"),
@@ -367,6 +386,7 @@ def _forms() -> dict[str, Any]:
         # the eigenvalue b^2 |g|^2 of b^2 g g^T (only |g| enters; d = 1 is the generic form)
         "eigenvalue": sp.lambdify((ros.bm, g_sym), spike1["eigenvalue"], "numpy"),
     }
+    return {key: _quiet(fn) for key, fn in forms.items()}
 
 
 @cache
@@ -375,8 +395,11 @@ def _R_k_function(spec: KernelSpec):
     return lambdify_torch(args, ros.R_k(spec))
 
 
-def _as_out(v: Any) -> float | np.ndarray:
+def _as_out(v: Any, what: str) -> float | np.ndarray:
     arr = np.asarray(v, dtype=np.float64)
+    if not np.isfinite(arr).all():
+        raise NonFiniteResultError(f"the {what} is not finite in float64 ({arr}): the inputs "
+                                   "(y_t, m, c, the data) are of extreme magnitude")
     return float(arr) if arr.ndim == 0 else arr.copy()
 
 
@@ -390,7 +413,7 @@ def stated_shift(q: CleanQuantities, m: int, y_t: Any) -> float | np.ndarray:
     """The paper's ``Delta f(x0) = k(x0, zeta) y_t S(m; c)`` (dominance assumption)."""
     q = _check_q(q)
     mm, yt = check_count(m), check_label(y_t, q.outputs)
-    return _as_out(_forms()["stated"](q.k0, q.k_zeta, yt, mm, q.c))
+    return _as_out(_forms()["stated"](q.k0, q.k_zeta, yt, mm, q.c), "stated shift")
 
 
 def exact_shift(q: CleanQuantities, m: int, y_t: Any) -> float | np.ndarray:
@@ -398,19 +421,19 @@ def exact_shift(q: CleanQuantities, m: int, y_t: Any) -> float | np.ndarray:
     for ``m`` exact clones of ``zeta``)."""
     q = _check_q(q)
     mm, yt = check_count(m), check_label(y_t, q.outputs)
-    return _as_out(_forms()["exact"](q.kt0, q.ktz, q.f_Cz, yt, mm, q.c))
+    return _as_out(_forms()["exact"](q.kt0, q.ktz, q.f_Cz, yt, mm, q.c), "exact shift")
 
 
 def stated_gain(q: CleanQuantities, m: int) -> float:
     """``S(m; c) = m / (c + m k(zeta, zeta))``."""
     q = _check_q(q)
-    return float(_forms()["stated_gain"](q.k_zeta, check_count(m), q.c))
+    return float(_as_out(_forms()["stated_gain"](q.k_zeta, check_count(m), q.c), "stated gain"))
 
 
 def exact_gain(q: CleanQuantities, m: int) -> float:
     """``S~(m; c) = m / (c + m k~(zeta, zeta))``."""
     q = _check_q(q)
-    return float(_forms()["exact_gain"](q.ktz, check_count(m), q.c))
+    return float(_as_out(_forms()["exact_gain"](q.ktz, check_count(m), q.c), "exact gain"))
 
 
 def R_k(q: CleanQuantities) -> float:
@@ -453,7 +476,8 @@ def _eigenvalue(bm: Any, g: np.ndarray) -> float:
         return 0.0
     gnorm = s * float(np.linalg.norm(g / s))
     lam = _forms()["eigenvalue"](np.asarray(bm, dtype=np.float64), gnorm)
-    return float(np.sum(lam))  # one-hot: sum over outputs of b_o^2 |g|^2
+    # one-hot: sum over outputs of b_o^2 |g|^2
+    return _as_out(np.sum(lam), "spike eigenvalue")
 
 
 def spike(q: CleanQuantities, m: int, y_t: Any) -> tuple[float, np.ndarray]:

@@ -31,7 +31,12 @@ from numerics.api import (
     list_kernels,
     shift_and_spike,
 )
-from numerics.closed_forms import InputTypeError, InputValueError, UnknownKernelNameError
+from numerics.closed_forms import (
+    InputTypeError,
+    InputValueError,
+    NonFiniteResultError,
+    UnknownKernelNameError,
+)
 from numerics.kernels import TorchKernel
 from numerics.poisons import (
     autograd_gn_term,
@@ -382,6 +387,18 @@ def test_one_hot_label_shape_mismatch():
     args["y_t"] = [0.0, 1.0]
     with pytest.raises(InputValueError, match="length 3"):
         shift_and_spike(**args)
+
+
+def test_overflow_is_refused_not_returned():
+    """|y_t| ~ 1e200: the shift is finite (~1e200) but the spike b^2 |g|^2 overflows; it is
+    refused with a named error, never returned as inf."""
+    with pytest.raises(NonFiniteResultError, match="spike eigenvalue"):
+        shift_and_spike(**dict(_OK, y_t=1e200))
+    q = cf.clean_quantities("gaussian", _OK["X"], [1e308, 1e308], _Z, _OK["x0"], 0.1)
+    assert q.f_Cz > 1e307
+    with pytest.raises(NonFiniteResultError, match="exact shift"):  # y_t - f_C(zeta) overflows
+        cf.exact_shift(q, 3, -1.7e308)
+    assert issubclass(NonFiniteResultError, ValueError)
 
 
 def test_unknown_kernel_error_is_both_kinds():
