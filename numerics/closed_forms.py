@@ -410,7 +410,22 @@ def _check_q(q: Any) -> CleanQuantities:
 
 
 def stated_shift(q: CleanQuantities, m: int, y_t: Any) -> float | np.ndarray:
-    """The paper's ``Delta f(x0) = k(x0, zeta) y_t S(m; c)`` (dominance assumption)."""
+    """The paper's ``Delta f(x0) = k(x0, zeta) y_t S(m; c)`` (dominance assumption).
+
+    Parameters
+    ----------
+    q : CleanQuantities
+        From :func:`clean_quantities` (it fixes the kernel, the data and the ridge ``c``).
+    m : int
+        The number of clones, ``>= 0``.
+    y_t : float or array_like, shape (o,)
+        The attacker's label (a vector for multi-output ``y``).
+
+    Returns
+    -------
+    float or numpy.ndarray
+        The shift at ``x0`` (shape ``(o,)`` for a vector label).
+    """
     q = _check_q(q)
     mm, yt = check_count(m), check_label(y_t, q.outputs)
     return _as_out(_forms()["stated"](q.k0, q.k_zeta, yt, mm, q.c), "stated shift")
@@ -418,7 +433,7 @@ def stated_shift(q: CleanQuantities, m: int, y_t: Any) -> float | np.ndarray:
 
 def exact_shift(q: CleanQuantities, m: int, y_t: Any) -> float | np.ndarray:
     """``Delta f(x0) = k~(x0, zeta) (y_t - f_C(zeta)) m / (c + m k~(zeta, zeta))`` (exact
-    for ``m`` exact clones of ``zeta``)."""
+    for ``m`` exact clones of ``zeta``); parameters and return as :func:`stated_shift`."""
     q = _check_q(q)
     mm, yt = check_count(m), check_label(y_t, q.outputs)
     return _as_out(_forms()["exact"](q.kt0, q.ktz, q.f_Cz, yt, mm, q.c), "exact shift")
@@ -481,11 +496,24 @@ def _eigenvalue(bm: Any, g: np.ndarray) -> float:
 
 
 def spike(q: CleanQuantities, m: int, y_t: Any) -> tuple[float, np.ndarray]:
-    """The exact rank-one spike of ``grad Delta f grad Delta f^T`` at ``x0``.
+    """The exact rank-one spike of ``sum_o grad Delta f_o grad Delta f_o^T`` at ``x0``.
 
-    Returns ``(eigenvalue, eigenvector)``: ``b_m^2 |grad k~|^2`` (summed over outputs;
-    ``= R_k~ |Delta f|^2`` when ``k~ != 0``) and ``grad k~ / |grad k~|`` (shape ``(d,)``),
-    or ``(0.0, zeros(d))`` when ``grad k~ = 0`` (e.g. ``k~`` underflowed far from ``zeta``).
+    Parameters
+    ----------
+    q : CleanQuantities
+        From :func:`clean_quantities`.
+    m : int
+        The number of clones, ``>= 0``.
+    y_t : float or array_like, shape (o,)
+        The attacker's label.
+
+    Returns
+    -------
+    eigenvalue : float
+        ``b_m^2 |grad k~|^2`` (summed over outputs; ``= R_k~ |Delta f|^2`` when ``k~ != 0``).
+    eigenvector : numpy.ndarray, shape (d,)
+        ``grad k~ / |grad k~|``, or the zero vector when the eigenvalue is 0 (``grad k~ = 0``,
+        e.g. ``k~`` underflowed far from ``zeta``, or ``m = 0``).
     """
     q = _check_q(q)
     mm, yt = check_count(m), check_label(y_t, q.outputs)
