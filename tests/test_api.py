@@ -500,3 +500,34 @@ def test_derivations_reexports_symbolic_entry_points():
     assert set(derivations.__all__) >= {"KernelSpec", "Param", "CLAIMS", "c", "m", "y_t"}
     with pytest.raises(AttributeError, match="nope"):
         derivations.nope  # noqa: B018
+
+
+@pytest.fixture
+def user_kernel():
+    """A user-registered kernel (inverse multiquadric), removed again after the test."""
+    import sympy as sp
+
+    from derivations.kernels import KernelSpec, Param, r, register, unregister
+
+    ell = sp.Symbol("ell", positive=True)
+    spec = register(KernelSpec("api_test_imq", "isotropic", 1 / sp.sqrt(1 + r**2 / ell**2),
+                               (Param(ell, 1.0, "length scale", bounds=(0.1, 10.0)),),
+                               title="Inverse multiquadric (test)"), replace=True)
+    yield spec
+    unregister("api_test_imq")
+
+
+def test_user_registered_kernel_through_the_api(user_kernel):
+    """A kernel registered by user code is usable by name at once: listed with its declared
+    range, classified, and its closed forms agree with the refit."""
+    info = next(i for i in list_kernels() if i.name == "api_test_imq")
+    assert info.params[0].bounds == (0.1, 10.0) and info.title.startswith("Inverse")
+    assert classify_near_clone("api_test_imq").name == "api_test_imq"
+    params = {"ell": 0.7}
+    inst = _instance("api_test_imq", params, 21)
+    res = _call("api_test_imq", params, inst)
+    shift, lam, vec = _refit("api_test_imq", params, inst)
+    assert_close(res.exact_shift, float(shift), "refit", "user kernel shift")
+    assert_close(res.spike_eigenvalue, lam, "refit", "user kernel spike")
+    with pytest.raises(InputValueError, match="ell"):
+        _call("api_test_imq", {"ell": 20.0}, inst)  # outside the declared range
