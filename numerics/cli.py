@@ -109,10 +109,12 @@ def _generated_unix(generated: str) -> float | None:
     """Seconds since the epoch of a report's ``generated`` stamp (UTC), or ``None``."""
     import calendar
 
-    try:
-        return float(calendar.timegm(time.strptime(generated, "%Y-%m-%d %H:%M:%S UTC")))
-    except (TypeError, ValueError):
-        return None
+    for fmt in ("%Y-%m-%d %H:%M:%S UTC", "%Y-%m-%d %H:%M:%S"):
+        try:
+            return float(calendar.timegm(time.strptime(generated, fmt)))
+        except (TypeError, ValueError):
+            continue
+    return None
 
 
 def _report_dict(report: Any) -> dict[str, Any]:
@@ -442,6 +444,9 @@ def _numeric_array(a: Any, name: str, path: Path) -> Any:
 def _load_npz(path: Path) -> UserData:
     import numpy as np
 
+    if not zipfile.is_zipfile(path):  # np.load would take it for a pickle
+        raise UnsupportedDataFormatError(f"{path}: not a readable .npz file (not a zip "
+                                         "archive of .npy arrays)")
     try:
         with np.load(path, allow_pickle=False) as f:
             names = list(f.files)
