@@ -379,9 +379,48 @@ def _near_clone_dict(nc: Any, seconds: float) -> dict[str, Any]:
             "limit": limit, "reason": nc.reason, "seconds": round(seconds, 3)}
 
 
+#: ``.py`` files imported with ``--import`` in this process (each is run once, as a module)
+_IMPORTED_FILES: set[Path] = set()
+
+
+def _import_user_modules(names: Sequence[str] | None) -> None:
+    """Import the modules (dotted names or ``.py`` files) given with ``--import``: user code
+    that registers its own kernels (:func:`derivations.kernels.register`).  Like ``import``,
+    each is run once per process."""
+    import importlib
+    import importlib.util
+
+    for name in names or ():
+        _progress(f"importing {name} ...")
+        try:
+            if name.endswith(".py"):
+                path = Path(name)
+                if not path.is_file():
+                    raise CliUsageError(f"--import {name}: no such file")
+                if path.resolve() in _IMPORTED_FILES:
+                    continue
+                spec = importlib.util.spec_from_file_location(
+                    f"poisoncurv_user_{path.stem}", path)
+                if spec is None or spec.loader is None:
+                    raise CliUsageError(f"--import {name}: cannot be imported")
+                module = importlib.util.module_from_spec(spec)
+                spec.loader.exec_module(module)
+                _IMPORTED_FILES.add(path.resolve())
+            else:
+                importlib.import_module(name)
+        except CliUsageError:
+            raise
+        except ModuleNotFoundError as exc:
+            raise CliUsageError(f"--import {name}: {exc}") from None
+        except Exception as exc:  # the user's module failed (e.g. a kernel that is not PSD)
+            raise CliUsageError(f"--import {name} failed: {type(exc).__name__}: {exc}"
+                                ) from None
+
+
 def cmd_kernels(args: argparse.Namespace) -> int:
     from numerics.api import classify_near_clone, list_kernels
 
+    _import_user_modules(args.imports)
     infos = list_kernels()
     if args.names:
         _kernel_names(args.names, "kernels", user_slot=False)  # unknown: a usage error
@@ -389,7 +428,7 @@ def cmd_kernels(args: argparse.Namespace) -> int:
     out = []
     if not args.no_classify:
         _progress(f"classifying {len(infos)} kernels for near-clone triggers (SymPy limits: "
-                  "1-3 s per kernel, about 30 s for ntk_relu; --no-classify skips them) ...")
+                  "under 5 s per kernel, about 30 s for ntk_relu; --no-classify skips them) ...")
     for i, k in enumerate(infos, 1):
         entry: dict[str, Any] = {
             "name": k.name, "family": k.family, "title": k.title,
@@ -665,6 +704,7 @@ def cmd_spike(args: argparse.Namespace) -> int:
         except ValueError:
             raise CliUsageError(f"--y-t: expected a number, got {args.y_t!r}") from None
     params = _kernel_params(args.param or [])
+    _import_user_modules(args.imports)
 
     from numerics.api import shift_and_spike
 
@@ -735,6 +775,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.add_argument("--no-classify", action="store_true",
                    help="skip the near-clone classification (SymPy limits; slow for NTKs)")
+    p.add_argument("--import", dest="imports", action="append", metavar="MODULE",
+                   help="import a module or .py file first (one that registers your own "
+                        "kernels; repeatable)")
 
     p = sub.add_parser(
         "spike", help="prediction shift and input-Hessian spike on your data",
@@ -761,6 +804,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="for .csv: label column index or header name (default: the last)")
     p.add_argument("--measure", action="store_true",
                    help="also refit the KRR and measure shift and spike (two fits)")
+    p.add_argument("--import", dest="imports", action="append", metavar="MODULE",
+                   help="import a module or .py file first (one that registers your own "
+                        "kernels; repeatable)")
     p.add_argument("--json", action="store_true", help="machine-readable output")
 
     sub.add_parser("book", help="build the book and print the path of its index page")

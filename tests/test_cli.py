@@ -419,3 +419,51 @@ def test_book(tmp_path, monkeypatch, capfd, code, index, rc):
     assert (f"book: {page}" in out) == (rc == 0)
     if rc:
         assert "failed" in err or "missing" in err
+
+
+# ----------------------------------------------------------------------------- --import
+USER_KERNEL = '''
+import sympy as sp
+from derivations.kernels import KernelSpec, Param, r, register
+
+ell = sp.Symbol("ell", positive=True)
+register(KernelSpec("cauchy_cli", "isotropic", 1 / (1 + r**2 / ell**2),
+                    (Param(ell, 1.0, "length scale", bounds=(0.1, 10.0)),), title="Cauchy"))
+'''
+
+
+@pytest.fixture
+def user_kernel(tmp_path):
+    from derivations.kernels import unregister
+
+    path = _write(tmp_path / "my_kernels.py", USER_KERNEL)
+    yield path
+    unregister("cauchy_cli")
+
+
+def test_import_registers_a_user_kernel(user_kernel, data, capsys):
+    assert cli.main(["kernels", "--import", str(user_kernel), "--json", "cauchy_cli"]) == 0
+    (k,) = json.loads(capsys.readouterr().out)
+    # g(r) = 1 / (1 + r^2/ell^2): g'(0) = 0, so R_k = (g'/g)^2 -> 0 like r^2 (C6)
+    assert k["name"] == "cauchy_cli" and k["near_clone"]["verdict"] == "invisible"
+    assert k["near_clone"]["order"] == 2 and k["params"][0]["bounds"] == [0.1, 10.0]
+    d, X, y, zeta, x0 = data
+    got = _spike_json(capsys, [str(d / "d.npz"), "--import", str(user_kernel), "--kernel",
+                               "cauchy_cli", "--param", "ell=2", "--m", "3", "--y-t", "1",
+                               "--c", "0.1"])
+    assert got == _api("cauchy_cli", X, y, zeta, 3, 1.0, x0, 0.1, ell=2.0)
+    assert cli.main(["spike", str(d / "d.npz"), "--kernel", "cauchy_cli", "--param",
+                     "ell=20", "--m", "3", "--y-t", "1", "--c", "0.1"]) == 2
+    assert "outside its declared range" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("target, message", [
+    ("no_such_module_xyz", "No module named"), ("missing.py", "no such file"),
+    ("broken.py", "failed: ZeroDivisionError")])
+def test_import_errors(tmp_path, capsys, target, message):
+    _write(tmp_path / "broken.py", "1 / 0\n")
+    if target.endswith(".py"):
+        target = str(tmp_path / target)
+    assert cli.main(["kernels", "--no-classify", "--import", target]) == 2
+    err = capsys.readouterr().err
+    assert "CliUsageError" in err and message in err
