@@ -93,6 +93,24 @@ def _progress(msg: str) -> None:
     print(msg, file=sys.stderr, flush=True)
 
 
+def _stream(cmd: list[str], cwd: Path, env: dict[str, str] | None = None) -> int:
+    """Run ``cmd`` with its output going straight to the terminal; return its exit code.
+
+    On Ctrl-C the child (which receives the interrupt too) is left to stop cleanly -- pytest
+    then writes its run report; a second Ctrl-C kills it."""
+    sys.stdout.flush()
+    proc = subprocess.Popen(cmd, cwd=cwd, env=env)
+    try:
+        return proc.wait()
+    except KeyboardInterrupt:
+        try:
+            return proc.wait()
+        except KeyboardInterrupt:
+            proc.kill()
+            proc.wait()
+            raise
+
+
 # ----------------------------------------------------------------------------- status
 def _age(seconds: float) -> str:
     s = max(0, int(seconds))
@@ -322,8 +340,7 @@ def cmd_check(args: argparse.Namespace, extra: list[str]) -> int:
     shown = " ".join(c if re.fullmatch(r"[\w.,/=:+-]+", c) else repr(c) for c in cmd[1:])
     _progress(f"running the checks of {', '.join(ids)}: python {shown} (Hypothesis profile "
               f"{env.get('HYPOTHESIS_PROFILE') or 'default'}) ...")
-    sys.stdout.flush()
-    rc = subprocess.call(cmd, cwd=REPO_ROOT, env=env)
+    rc = _stream(cmd, REPO_ROOT, env)
     run_file = runs_path() / f"{run_id}.json"
     print()
     if not run_file.is_file():
@@ -730,8 +747,7 @@ def cmd_book(args: argparse.Namespace) -> int:
     _needs_checkout("poisoncurv book", BOOK_SCRIPT)
     _progress(f"building the book: bash {_display(BOOK_SCRIPT)} (runs every notebook page; "
               "several minutes) ...")
-    sys.stdout.flush()
-    rc = subprocess.call(["bash", str(BOOK_SCRIPT)], cwd=REPO_ROOT)
+    rc = _stream(["bash", str(BOOK_SCRIPT)], REPO_ROOT)
     if rc != 0:
         print(f"the book build failed (exit code {rc}); see the output above", file=sys.stderr)
         return rc

@@ -152,7 +152,7 @@ def test_status_without_a_usable_report(tmp_path, capsys, content):
     (["check", "C3", "-n", "-1"], "must be >= 0"),
 ])
 def test_check_refuses_bad_values_before_pytest(monkeypatch, capsys, argv, message):
-    monkeypatch.setattr(cli.subprocess, "call", _no_subprocess)
+    monkeypatch.setattr(cli, "_stream", _no_subprocess)
     assert cli.main(argv) == 2
     err = capsys.readouterr().err
     assert message in err and "CliUsageError" in err
@@ -174,7 +174,7 @@ def test_check_builds_the_pytest_run_and_reads_its_report(tmp_path, monkeypatch,
             _item("C5", "numeric", "deselected", "u.py::b[gaussian]")])
         return 1
 
-    monkeypatch.setattr(cli.subprocess, "call", fake_call)
+    monkeypatch.setattr(cli, "_stream", fake_call)
     rc = cli.main(["check", "c3", "C5", "--profile", "thorough", "--kernel", "gaussian",
                    "--kernel", "laplace", "-n", "2", "--", "-x", "--tb=short"])
     assert rc == 1
@@ -189,7 +189,7 @@ def test_check_builds_the_pytest_run_and_reads_its_report(tmp_path, monkeypatch,
 
 
 def test_check_without_a_run_report(monkeypatch, capsys):
-    monkeypatch.setattr(cli.subprocess, "call", lambda cmd, cwd, env: 4)
+    monkeypatch.setattr(cli, "_stream", lambda cmd, cwd, env: 4)
     assert cli.main(["check", "C1"]) == 4
     assert "no run report was written" in capsys.readouterr().err
 
@@ -467,3 +467,29 @@ def test_import_errors(tmp_path, capsys, target, message):
     assert cli.main(["kernels", "--no-classify", "--import", target]) == 2
     err = capsys.readouterr().err
     assert "CliUsageError" in err and message in err
+
+
+def test_stream_lets_the_child_finish_after_ctrl_c(monkeypatch):
+    """On the first Ctrl-C the child (pytest, which writes its run report when interrupted)
+    is waited for, not killed; its exit code is returned. A second Ctrl-C kills it."""
+    class FakeChild:
+        def __init__(self, interrupts):
+            self.interrupts, self.killed = interrupts, False
+
+        def wait(self):
+            if self.interrupts:
+                self.interrupts -= 1
+                raise KeyboardInterrupt
+            return 2
+
+        def kill(self):
+            self.killed = True
+
+    once = FakeChild(1)
+    monkeypatch.setattr(cli.subprocess, "Popen", lambda *a, **k: once)
+    assert cli._stream(["x"], ROOT) == 2 and not once.killed
+    twice = FakeChild(2)
+    monkeypatch.setattr(cli.subprocess, "Popen", lambda *a, **k: twice)
+    with pytest.raises(KeyboardInterrupt):
+        cli._stream(["x"], ROOT)
+    assert twice.killed
