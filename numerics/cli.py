@@ -301,6 +301,8 @@ def _check_lines(v: Any, limit: int = 5) -> list[str]:
         who = f" [{ref['kernel']}]" if ref.get("kernel") else ""
         lines.append(f"  refuted as stated{who}: {ref.get('what', '')}"
                      + (f" ({nums})" if nums else ""))
+    if len(v.refutations) > limit:
+        lines.append(f"  ... and {len(v.refutations) - limit} more refutations")
     totals = v.totals()
     absent = ", ".join(f"{totals[st]} {st.replace('_', ' ')}"
                        for st in ("deselected", "not_run", "not_collected") if totals.get(st))

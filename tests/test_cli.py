@@ -188,6 +188,17 @@ def test_check_builds_the_pytest_run_and_reads_its_report(tmp_path, monkeypatch,
     assert "not run in this run: 1 deselected" in out and seen["env"]["CLAIMS_RUN_ID"] in out
 
 
+def test_check_lines_show_refutation_numbers():
+    """Refutations are printed with the numbers the run recorded, five at most."""
+    items = [{**_item("C3", "as_stated", "xfailed", f"t.py::s[k{i}]"), "evidence": {
+        "refutation": {"claim": "C3", "what": "stated spike", "kernel": f"k{i}",
+                       "numbers": {"measured": 1.5 + i, "stated": 1.0}}}} for i in range(7)]
+    lines = cli._check_lines(claim_verdict("C3", items))
+    refuted = [line for line in lines if "refuted as stated" in line]
+    assert refuted[0] == "  refuted as stated [k0]: stated spike (measured = 1.5, stated = 1)"
+    assert len(refuted) == 5 and "  ... and 2 more refutations" in lines
+
+
 def test_check_without_a_run_report(monkeypatch, capsys):
     monkeypatch.setattr(cli, "_stream", lambda cmd, cwd, env: 4)
     assert cli.main(["check", "C1"]) == 4
