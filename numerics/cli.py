@@ -696,6 +696,8 @@ def cmd_spike(args: argparse.Namespace) -> int:
     else:
         raise CliUsageError("no trigger: give --zeta-row I, --zeta 'v1,v2,..' or a 'zeta' "
                             "array in the .npz file")
+    if args.direction is not None and args.x0_distance is None:
+        raise CliUsageError("--direction is the direction of --x0-distance; give both")
     if args.x0_row is not None:
         x0 = _row(X, args.x0_row, "--x0-row")
     elif args.x0 is not None:

@@ -350,7 +350,7 @@ SPIKE = ["--kernel", "gaussian", "--m", "3", "--y-t", "1", "--c", "0.1"]
     "missing file", "extension", "no y", "object array", "corrupt npz", "non-numeric csv",
     "ragged csv", "y rows", "zeta length", "zeta option length", "row out of range",
     "bad param", "unknown kernel", "bad label column", "no trigger", "negative distance",
-    "one column csv",
+    "one column csv", "direction alone",
 ])
 def test_spike_errors(tmp_path, capsys, case):
     X, y = np.zeros((4, 2)) + np.arange(4)[:, None], np.arange(4.0)
@@ -390,6 +390,8 @@ def test_spike_errors(tmp_path, capsys, case):
                               "CliUsageError", "--x0-distance must be"),
         "one column csv": ([str(_write(tmp_path / "one.csv", "1\n2\n")), *rows],
                            "DimensionMismatchError", "at least one input column"),
+        "direction alone": ([ok, *rows, "--direction", "1,0"], "CliUsageError",
+                            "give both"),
     }[case]
     assert cli.main(["spike", *argv[:1], *SPIKE, *argv[1:]]) == 2
     err = capsys.readouterr().err
