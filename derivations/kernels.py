@@ -338,12 +338,19 @@ class KernelSpec:
         SymbolicTimeout
             Naming the kernel and the step that ran out of time.
         """
+        self.zero_value(seconds=seconds)
         if "coefficients" not in self.__dict__:
             self.__dict__["coefficients"] = gradient_coefficients(self, seconds=seconds)
-        if "value_at_zero" not in self.__dict__ and self.family == "isotropic":
-            self.__dict__["value_at_zero"] = _radial_value(self.expr, self.name, seconds)
-        self.removable_at_zero  # noqa: B018  (cache it: cheap once value_at_zero is known)
         return self.__dict__["coefficients"]
+
+    def zero_value(self, *, seconds: float | None = None) -> sp.Expr | None:
+        """:attr:`value_at_zero`, computed (once) with its symbolic steps under a budget
+        of ``seconds`` each (``None``: the configured budget; ``0``: none)."""
+        if "value_at_zero" not in self.__dict__:
+            self.__dict__["value_at_zero"] = (
+                _radial_value(self.expr, self.name, seconds, "kernel value at r = 0")
+                if self.family == "isotropic" else None)
+        return self.__dict__["value_at_zero"]
 
     @cached_property
     def smooth_on_diagonal(self) -> bool:
