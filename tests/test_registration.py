@@ -433,3 +433,14 @@ def test_book_kernel_list_includes_loaded_user_kernels(registry_guard):
     columns = list(next(iter(cells.values())))
     assert "t_book" in columns and "t_unused" not in columns
     assert columns.index("t_book") > columns.index("gaussian")  # after the built-ins
+
+
+def test_derivations_stay_symbolic():
+    """Registration moved its numerical check out of derivations/: importing the kernel
+    definitions (and the budget) loads neither torch nor anything from numerics/."""
+    code = ("import sys, derivations.kernels, derivations.budget; "
+            "print(sorted(m for m in sys.modules if m == 'torch' or m.startswith('numerics')))")
+    res = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=_env(),
+                         capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stderr[-3000:]
+    assert res.stdout.strip() == "[]"
