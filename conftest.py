@@ -4,9 +4,13 @@
   :mod:`numerics.strategies`.
 * ``gpu`` tests skip cleanly without CUDA.
 * the claim-evidence plugin :mod:`proofs_check.plugin` (per-run reports, see there);
-* ``kernel_name``: every test that takes it runs once per *built-in* kernel, plus once
-  as ``user-registered``, which covers every kernel registered by user code (e.g. in a
-  test file) after the built-ins; see :func:`numerics.strategies.kernels_for_param`.
+* ``kernel_name``: every test that takes it runs once per kernel, under the kernel's own
+  name: the built-ins, then the user kernels that
+  :func:`numerics.registration.load_user_kernels` registers before collection (plugin
+  entry points ``poisoncurv.kernels``, ``POISONCURV_KERNELS=path/to/my_kernels.py``,
+  ``[tool.poisoncurv] kernels`` in ``pyproject.toml``), so ``-k my_kernel`` selects a
+  kernel's checks.  The list is fixed at configuration (same order on every xdist
+  worker); a kernel registered later, e.g. inside a test module, gets no test ids.
 """
 
 from __future__ import annotations
@@ -15,7 +19,8 @@ import pytest
 import torch
 
 from derivations.kernels import BUILTIN_NAMES
-from numerics.strategies import USER_KERNELS, register_profiles
+from numerics.registration import load_user_kernels
+from numerics.strategies import register_profiles
 
 _PROFILE = register_profiles()
 
@@ -24,14 +29,25 @@ _PROFILE = register_profiles()
 pytest_plugins = ["proofs_check.plugin"]
 
 
+#: the kernels every ``kernel_name`` test runs for (set in pytest_configure)
+_KERNELS: list[str] = list(BUILTIN_NAMES)
+
+
+def pytest_configure(config):
+    # user kernels before collection, in a deterministic order (the same on every worker)
+    user = load_user_kernels(config.rootpath)
+    _KERNELS[:] = [*BUILTIN_NAMES, *(n for n in user if n not in BUILTIN_NAMES)]
+
+
 def pytest_report_header(config):
-    return [f"hypothesis profile: {_PROFILE}", f"CUDA available: {torch.cuda.is_available()}"]
+    user = [n for n in _KERNELS if n not in BUILTIN_NAMES]
+    return [f"hypothesis profile: {_PROFILE}", f"CUDA available: {torch.cuda.is_available()}",
+            f"user kernels: {', '.join(user) or 'none'}"]
 
 
 def pytest_generate_tests(metafunc):
     if "kernel_name" in metafunc.fixturenames:
-        # deterministic across xdist workers: the built-ins, then one slot for user kernels
-        metafunc.parametrize("kernel_name", [*BUILTIN_NAMES, USER_KERNELS])
+        metafunc.parametrize("kernel_name", list(_KERNELS))
 
 
 def pytest_collection_modifyitems(config, items):

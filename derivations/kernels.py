@@ -19,18 +19,28 @@ coordinates (:meth:`KernelSpec.coordinate_expr`) used by the symbolic checks.
 The torch evaluation in :mod:`numerics.kernels` is generated from these
 expressions with :func:`sympy.lambdify`.
 
-Adding a kernel is one :class:`KernelSpec` plus one :func:`register` call; every
-contract test, claim check and book table then covers it.
+Adding a kernel is one :class:`KernelSpec` plus one call of
+:func:`numerics.registration.register_kernel`, which checks numerically that it is a
+valid (positive semi-definite) kernel before deriving anything; see the README, "Adding
+a kernel".  This module stays symbolic: :func:`add_to_registry` is the unchecked
+low-level insertion used for the built-ins, and every symbolic step of a derivation can
+run under a time budget (:mod:`derivations.budget`).  A malformed specification raises
+:class:`KernelSpecError` naming what is wrong.
 """
 
 from __future__ import annotations
 
+import contextlib
+import keyword
+import re
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from functools import cached_property
 from typing import Literal
 
 import sympy as sp
+
+from derivations.budget import SymbolicTimeout, symbolic_budget
 
 __all__ = [
     "r",
@@ -41,8 +51,13 @@ __all__ = [
     "KernelSpec",
     "GradientCoefficients",
     "REGISTRY",
-    "register",
+    "add_to_registry",
     "unregister",
+    "KernelSpecError",
+    "DuplicateKernelError",
+    "SymbolicTimeout",
+    "FAMILIES",
+    "FAMILY_VARIABLES",
     "get_spec",
     "kernel_names",
     "UnknownKernelError",
@@ -54,6 +69,9 @@ __all__ = [
 
 Family = Literal["isotropic", "dot_product", "invariant"]
 
+#: the three kernel families
+FAMILIES: tuple[str, ...] = ("isotropic", "dot_product", "invariant")
+
 #: distance |x - x'| (isotropic kernels)
 r = sp.Symbol("r", nonnegative=True)
 #: inner product x . x'
@@ -63,6 +81,18 @@ a = sp.Symbol("a", nonnegative=True)
 b = sp.Symbol("b", nonnegative=True)
 #: a generic positive value used to put a pair on the diagonal (a = b = u = t)
 _t = sp.Symbol("t", positive=True)
+
+#: the variables of each family (the canonical symbols above)
+FAMILY_VARIABLES: dict[str, tuple[sp.Symbol, ...]] = {
+    "isotropic": (r,), "dot_product": (u,), "invariant": (a, b, u)}
+
+
+class KernelSpecError(ValueError):
+    """A malformed kernel specification (name, family, expression or parameters)."""
+
+
+class DuplicateKernelError(KernelSpecError):
+    """A kernel of that name is already registered (pass ``replace=True`` to replace it)."""
 
 
 class UnknownKernelError(KeyError):
@@ -215,16 +245,7 @@ class KernelSpec:
     network: object | None = None
 
     def __post_init__(self) -> None:
-        allowed = {"isotropic": {r}, "dot_product": {u}, "invariant": {a, b, u}}[self.family]
-        allowed = allowed | {p.symbol for p in self.params}
-        extra = self.expr.free_symbols - allowed
-        if extra:
-            raise ValueError(
-                f"kernel {self.name!r}: expression has symbols {sorted(map(str, extra))} that are "
-                f"neither variables of the {self.family!r} family nor declared parameters"
-            )
-        if len({p.name for p in self.params}) != len(self.params):
-            raise ValueError(f"kernel {self.name!r}: duplicate parameter names")
+        _validate_spec(self)
 
     # ------------------------------------------------------------------ params
     @property
@@ -282,7 +303,54 @@ class KernelSpec:
     # ------------------------------------------------------------- derivatives
     @cached_property
     def coefficients(self) -> GradientCoefficients:
+        """The derived coefficients (no time budget here: a kernel registered through
+        :func:`numerics.registration.register_kernel` has them derived under its budget by
+        :meth:`derive` first)."""
         return gradient_coefficients(self)
+
+    @cached_property
+    def value_at_zero(self) -> sp.Expr | None:
+        """Isotropic kernels: ``g(0)`` as the limit ``r -> 0+`` (equal to ``g(0)`` by
+        substitution where that is defined; the limit for a removable singularity such as
+        ``(1 - exp(-r^2)) / r^2``); ``None`` when there is no finite limit.  Other
+        families: ``None``."""
+        if self.family != "isotropic":
+            return None
+        return _radial_value(self.expr)
+
+    @cached_property
+    def removable_at_zero(self) -> bool:
+        """Isotropic kernels whose expression cannot be evaluated at ``r = 0`` by plain
+        substitution (``0/0``), but has a finite limit there (:attr:`value_at_zero`)."""
+        if self.family != "isotropic":
+            return False
+        direct = self.expr.subs(r, 0)
+        bad = direct.has(sp.nan, sp.zoo, sp.oo, -sp.oo) or not direct.is_finite
+        return bool(bad and self.value_at_zero is not None)
+
+    def derive(self, *, seconds: float | None = None) -> GradientCoefficients:
+        """Derive (and cache) :attr:`coefficients` and :attr:`value_at_zero` with every
+        symbolic step under a time budget of ``seconds`` each (``None``: the configured
+        budget, see :func:`derivations.budget.budget_seconds`).
+
+        Raises
+        ------
+        SymbolicTimeout
+            Naming the kernel and the step that ran out of time.
+        """
+        self.zero_value(seconds=seconds)
+        if "coefficients" not in self.__dict__:
+            self.__dict__["coefficients"] = gradient_coefficients(self, seconds=seconds)
+        return self.__dict__["coefficients"]
+
+    def zero_value(self, *, seconds: float | None = None) -> sp.Expr | None:
+        """:attr:`value_at_zero`, computed (once) with its symbolic steps under a budget
+        of ``seconds`` each (``None``: the configured budget; ``0``: none)."""
+        if "value_at_zero" not in self.__dict__:
+            self.__dict__["value_at_zero"] = (
+                _radial_value(self.expr, self.name, seconds, "kernel value at r = 0")
+                if self.family == "isotropic" else None)
+        return self.__dict__["value_at_zero"]
 
     @cached_property
     def smooth_on_diagonal(self) -> bool:
@@ -292,6 +360,128 @@ class KernelSpec:
     @property
     def latex(self) -> str:
         return sp.latex(self.expr)
+
+
+_NAME_RE = re.compile(r"^[a-z][a-z0-9_]*$")
+
+
+def _set(spec: KernelSpec, attr: str, value: object) -> None:
+    object.__setattr__(spec, attr, value)  # frozen dataclass: normalise in __post_init__
+
+
+def _as_expression(spec: KernelSpec, value: object, what: str,
+                   names: Mapping[str, sp.Symbol]) -> sp.Expr:
+    """``value`` as a SymPy expression: SymPy objects as they are, Python numbers and
+    strings through ``sympify`` (names in a string mean the family variables and the
+    declared parameters); anything else is refused."""
+    if isinstance(value, sp.Basic):
+        expr = value
+    elif isinstance(value, (int, float)) and not isinstance(value, bool):
+        expr = sp.sympify(value)
+    elif isinstance(value, str):
+        try:
+            expr = sp.sympify(value, locals=dict(names))
+        except (sp.SympifyError, SyntaxError, TypeError) as err:
+            raise KernelSpecError(f"kernel {spec.name!r}: {what} {value!r} is not a valid "
+                                  f"SymPy expression ({err})") from None
+    else:
+        raise KernelSpecError(f"kernel {spec.name!r}: {what} must be a SymPy expression "
+                              f"(or a number or string SymPy can read), got "
+                              f"{type(value).__name__} {value!r}")
+    if not isinstance(expr, sp.Expr) or isinstance(expr, (sp.Tuple,)) or expr.is_Boolean:
+        raise KernelSpecError(f"kernel {spec.name!r}: {what} must be a scalar expression, "
+                              f"got {expr!r}")
+    return expr
+
+
+def _canonical(spec: KernelSpec, expr: sp.Expr, what: str,
+               names: Mapping[str, sp.Symbol]) -> sp.Expr:
+    """Replace symbols that are *named* like a family variable or a declared parameter
+    but are other SymPy symbols (a fresh ``Symbol('r')`` without assumptions) by the
+    canonical ones; refuse symbols that are neither."""
+    swap = {s: names[s.name] for s in expr.free_symbols
+            if s.name in names and s != names[s.name]}
+    if swap:
+        expr = expr.xreplace(swap)
+    allowed = set(names.values()) - ({r, u, a, b} - set(spec.variables))
+    extra = expr.free_symbols - allowed
+    if extra:
+        others = sorted(s.name for s in extra)
+        raise KernelSpecError(
+            f"kernel {spec.name!r}: {what} has symbols {others} that are neither variables "
+            f"of the {spec.family!r} family ({', '.join(v.name for v in spec.variables)}) "
+            f"nor declared parameters ({', '.join(p.name for p in spec.params) or 'none'}); "
+            f"declare each parameter with Param(symbol, default)"
+        )
+    return expr
+
+
+def _validate_spec(spec: KernelSpec) -> None:
+    """Check and normalise a :class:`KernelSpec` (see :class:`KernelSpecError`)."""
+    name = spec.name
+    if not isinstance(name, str) or not _NAME_RE.match(name):
+        raise KernelSpecError(f"kernel name must be a snake_case identifier (lower-case "
+                              f"letters, digits, underscores, starting with a letter), "
+                              f"got {name!r}")
+    if spec.family not in FAMILIES:
+        raise KernelSpecError(f"kernel {name!r}: unknown family {spec.family!r}; the "
+                              f"families are {', '.join(map(repr, FAMILIES))}")
+    params = spec.params
+    if isinstance(params, Param):
+        params = (params,)
+    if not isinstance(params, (tuple, list)):
+        raise KernelSpecError(f"kernel {name!r}: params must be a tuple of Param, got "
+                              f"{type(params).__name__}")
+    for p in params:
+        if not isinstance(p, Param):
+            raise KernelSpecError(f"kernel {name!r}: every parameter must be a Param("
+                                  f"symbol, default, ...), got {p!r}")
+        if not p.name.isidentifier() or keyword.iskeyword(p.name):
+            raise KernelSpecError(f"kernel {name!r}: parameter name {p.name!r} is not a "
+                                  f"Python identifier")
+        if p.name in ("r", "u", "a", "b"):
+            raise KernelSpecError(f"kernel {name!r}: parameter name {p.name!r} is reserved "
+                                  f"for a family variable (r, u, a, b)")
+    seen = [p.name for p in params]
+    dup = sorted({n for n in seen if seen.count(n) > 1})
+    if dup:
+        raise KernelSpecError(f"kernel {name!r}: duplicate parameter names {dup}")
+    _set(spec, "params", tuple(params))
+    names = {v.name: v for v in (r, u, a, b)} | {p.name: p.symbol for p in params}
+    expr = _as_expression(spec, spec.expr, "expression", names)
+    _set(spec, "expr", _canonical(spec, expr, "expression", names))
+    if spec.singular is not None:
+        sing = _as_expression(spec, spec.singular, "singular", names)
+        _set(spec, "singular", _canonical(spec, sing, "singular", names))
+    if not isinstance(spec.overrides, Mapping) or not all(
+            isinstance(k, str) and callable(f) for k, f in spec.overrides.items()):
+        raise KernelSpecError(f"kernel {name!r}: overrides must map names to callables")
+    for attr in ("title", "notes", "definition"):
+        if not isinstance(getattr(spec, attr), str):
+            raise KernelSpecError(f"kernel {name!r}: {attr} must be a string")
+
+
+def check_real(spec: KernelSpec, *, seconds: float | None = None) -> None:
+    """Refuse a kernel whose expression is not real at generic points of its domain
+    (e.g. ``sqrt(u)`` of a dot-product kernel at ``u < 0``), at the default parameters.
+    Runs under the symbolic budget."""
+    pts = {"isotropic": [{r: sp.Rational(7, 10)}, {r: sp.Rational(13, 10)}],
+           "dot_product": [{u: sp.Rational(3, 5)}, {u: sp.Rational(-3, 5)}],
+           "invariant": [{a: sp.Rational(6, 5), b: sp.Rational(4, 5), u: sp.Rational(3, 10)},
+                         {a: sp.Rational(6, 5), b: sp.Rational(4, 5), u: sp.Rational(-1, 2)}]}
+    expr = spec.subs_params(spec.expr)
+    for pt in pts[spec.family]:
+        with symbolic_budget(spec.name, "evaluation at a probe point", seconds):
+            val = expr.subs(pt).evalf(30)
+        try:
+            c = complex(val)
+        except (TypeError, ValueError):
+            raise KernelSpecError(f"kernel {spec.name!r}: the expression does not evaluate "
+                                  f"to a number at {pt} (got {val})") from None
+        if c.imag != 0 and abs(c.imag) > 1e-20 * max(1.0, abs(c.real)):
+            where = ", ".join(f"{k} = {v}" for k, v in pt.items())
+            raise KernelSpecError(f"kernel {spec.name!r}: the expression is not real at "
+                                  f"{where} (value {c}); a kernel must be real-valued")
 
 
 def exact_number(value: float | int) -> sp.Expr:
@@ -306,12 +496,25 @@ def exact_number(value: float | int) -> sp.Expr:
     return sp.Float(value, 30)
 
 
-def _finite_limit(expr: sp.Expr, var: sp.Symbol, point: sp.Expr) -> sp.Expr | None:
+def _step(kernel: str, step: str, seconds: float | None):
+    """The time budget of one symbolic step (``seconds == 0``: none, the default for the
+    built-ins, which are derived lazily and tested; see :func:`gradient_coefficients`)."""
+    if seconds == 0:
+        return contextlib.nullcontext()
+    return symbolic_budget(kernel, step, seconds)
+
+
+def _finite_limit(expr: sp.Expr, var: sp.Symbol, point: sp.Expr, kernel: str = "",
+                  seconds: float | None = 0, what: str = "limit") -> sp.Expr | None:
     try:
-        val = sp.limit(expr, var, point, "+")
-    except (NotImplementedError, ValueError):  # pragma: no cover - SymPy gave up
+        with _step(kernel, what, seconds):
+            val = sp.limit(expr, var, point, "+")
+    except (NotImplementedError, ValueError) as err:  # pragma: no cover - SymPy gave up
+        if isinstance(err, SymbolicTimeout):
+            raise
         return None
-    val = sp.simplify(val)
+    with _step(kernel, f"simplify of the {what}", seconds):
+        val = sp.simplify(val)
     if val.has(sp.oo, -sp.oo, sp.zoo, sp.nan) or isinstance(val, sp.AccumBounds):
         return None
     return val
@@ -347,7 +550,8 @@ def _is_finite_number(val: sp.Expr) -> bool:
     return bool(abs(c.imag) <= 1e-20 * max(1.0, abs(c.real))) and abs(c.real) < float("inf")
 
 
-def _substituted(expr: sp.Expr, point: Mapping[sp.Symbol, sp.Expr]) -> sp.Expr | None:
+def _substituted(expr: sp.Expr, point: Mapping[sp.Symbol, sp.Expr], kernel: str = "",
+                 seconds: float | None = 0, what: str = "value") -> sp.Expr | None:
     """``expr`` at ``point`` by plain substitution, or ``None`` when that is not its limit.
 
     Substitution gives the limit whenever ``expr`` is continuous at ``point``.  A
@@ -359,40 +563,46 @@ def _substituted(expr: sp.Expr, point: Mapping[sp.Symbol, sp.Expr]) -> sp.Expr |
     """
     if expr.has(*_DISCONTINUOUS):
         return None
-    try:
-        val = expr.subs(point)
-    except (TypeError, ValueError, ZeroDivisionError):  # pragma: no cover - SymPy failed
-        return None
-    if val.has(sp.oo, -sp.oo, sp.zoo, sp.nan) or isinstance(val, sp.AccumBounds):
-        return None
-    if not all(_is_finite_number(val.subs(probe)) for probe in _probe_values(val)):
-        return None
+    with _step(kernel, f"substitution for the {what}", seconds):
+        try:
+            val = expr.subs(point)
+        except (TypeError, ValueError, ZeroDivisionError):  # pragma: no cover - SymPy failed
+            return None
+        if val.has(sp.oo, -sp.oo, sp.zoo, sp.nan) or isinstance(val, sp.AccumBounds):
+            return None
+        if not all(_is_finite_number(val.subs(probe)) for probe in _probe_values(val)):
+            return None
     if sp.count_ops(val) <= SIMPLIFY_MAX_OPS:
-        val = sp.simplify(val)
+        with _step(kernel, f"simplify of the {what}", seconds):
+            val = sp.simplify(val)
     return val
 
 
-def _diagonal_value(expr: sp.Expr) -> sp.Expr | None:
+def _diagonal_value(expr: sp.Expr, kernel: str = "", seconds: float | None = 0,
+                    what: str = "diagonal value") -> sp.Expr | None:
     """Value of an invariant coefficient on the diagonal a = b = u = t (t > 0).
 
     First by substitution (cheap; exact where the coefficient is continuous there, see
     :func:`_substituted`), else as the limit along u -> t from below (|u| <= sqrt(ab) by
     Cauchy-Schwarz), which is what the diagonal value means.
     """
-    val = _substituted(expr, {a: _t, b: _t, u: _t})
+    val = _substituted(expr, {a: _t, b: _t, u: _t}, kernel, seconds, what)
     if val is not None:
         return val
     eps = sp.Symbol("eps_", positive=True)
-    return _finite_limit(expr.subs({a: _t, b: _t}).subs(u, _t * (1 - eps)), eps, 0)
+    return _finite_limit(expr.subs({a: _t, b: _t}).subs(u, _t * (1 - eps)), eps, 0,
+                         kernel, seconds, f"limit for the {what}")
 
 
-def _radial_value(expr: sp.Expr) -> sp.Expr | None:
+def _radial_value(expr: sp.Expr, kernel: str = "", seconds: float | None = 0,
+                  what: str = "value at r = 0") -> sp.Expr | None:
     """Value of an isotropic coefficient at r -> 0+ (substitution first, as above)."""
-    val = _substituted(expr, {r: sp.Integer(0)})
-    return val if val is not None else _finite_limit(expr, r, 0)
+    val = _substituted(expr, {r: sp.Integer(0)}, kernel, seconds, what)
+    return val if val is not None else _finite_limit(expr, r, 0, kernel, seconds,
+                                                     f"limit r -> 0 of the {what}")
 
 
-def singular_on_diagonal(spec: KernelSpec) -> bool:
+def singular_on_diagonal(spec: KernelSpec, seconds: float | None = 0) -> bool:
     """Whether ``spec.singular`` vanishes on the diagonal ``a = b = u = t``: the kernel
     then has no input derivative at ``x = x'`` (numerics refuses derivatives where the
     singular expression is below ``SINGULAR_TOL``), so its diagonal coefficients are
@@ -400,9 +610,10 @@ def singular_on_diagonal(spec: KernelSpec) -> bool:
     generic ``t`` and parameter values."""
     if spec.singular is None or spec.family == "isotropic":
         return False
-    val = spec.singular.subs({a: _t, b: _t, u: _t})
-    if val.is_number or sp.count_ops(val) <= SIMPLIFY_MAX_OPS:
-        val = sp.simplify(val)
+    with _step(spec.name, "singular set on the diagonal", seconds):
+        val = spec.singular.subs({a: _t, b: _t, u: _t})
+        if val.is_number or sp.count_ops(val) <= SIMPLIFY_MAX_OPS:
+            val = sp.simplify(val)
     if val == 0:
         return True
     probes = _probe_values(val)
@@ -410,41 +621,54 @@ def singular_on_diagonal(spec: KernelSpec) -> bool:
                for p in probes)
 
 
-def gradient_coefficients(spec: KernelSpec) -> GradientCoefficients:
+def gradient_coefficients(spec: KernelSpec, *, seconds: float | None = 0
+                          ) -> GradientCoefficients:
     """Derive the coordinate-free gradient / Hessian coefficients of ``spec`` (see
     :class:`GradientCoefficients`).
+
+    ``seconds`` is the time budget of each symbolic step (differentiation, ``simplify``,
+    each diagonal value or limit): ``0`` (the default, used for the built-ins) means no
+    limit, ``None`` the configured budget (:func:`derivations.budget.budget_seconds`); a
+    step that exceeds it raises :class:`~derivations.budget.SymbolicTimeout`.
 
     The diagonal values: ``None`` for every coefficient of a kernel whose declared
     ``singular`` set contains the diagonal (:func:`singular_on_diagonal`; no limit is
     taken, which for the deep ReLU NTKs would not finish); otherwise substitution where
     it is exact and SymPy's limit where it is not (:func:`_diagonal_value`).
     """
+    name = spec.name
     if spec.family == "isotropic":
         g = spec.expr
-        g1 = sp.diff(g, r)
-        g2 = sp.diff(g, r, 2)
-        A = sp.simplify(g1 / r)
-        C = sp.simplify(g2 - g1 / r)
+        with _step(name, "derivatives in r", seconds):
+            g1 = sp.diff(g, r)
+            g2 = sp.diff(g, r, 2)
+        with _step(name, "simplify of A = g'/r", seconds):
+            A = sp.simplify(g1 / r)
+        with _step(name, "simplify of C = g'' - g'/r", seconds):
+            C = sp.simplify(g2 - g1 / r)
         return GradientCoefficients(
             family="isotropic",
             terms={"A": A, "C": C},
-            diagonal={"A": _radial_value(A), "C": _radial_value(C)},
+            diagonal={"A": _radial_value(A, name, seconds, "coefficient A at r = 0"),
+                      "C": _radial_value(C, name, seconds, "coefficient C at r = 0")},
         )
     phi = spec.invariant_expr()
-    terms = {
-        "phi_a": sp.diff(phi, a),
-        "phi_u": sp.diff(phi, u),
-        "phi_aa": sp.diff(phi, a, 2),
-        "phi_au": sp.diff(phi, a, u),
-        "phi_uu": sp.diff(phi, u, 2),
-    }
+    with _step(name, "derivatives in a, u", seconds):
+        terms = {
+            "phi_a": sp.diff(phi, a),
+            "phi_u": sp.diff(phi, u),
+            "phi_aa": sp.diff(phi, a, 2),
+            "phi_au": sp.diff(phi, a, u),
+            "phi_uu": sp.diff(phi, u, 2),
+        }
     # no simplify(): it costs seconds on the arc-cosine kernels and changes nothing numerically
     if spec.family == "dot_product":
         diagonal = {k: (v if v.is_finite is not False else None) for k, v in terms.items()}
-    elif singular_on_diagonal(spec):
+    elif singular_on_diagonal(spec, seconds):
         diagonal = dict.fromkeys(terms)
     else:
-        diagonal = {k: _diagonal_value(v) for k, v in terms.items()}
+        diagonal = {k: _diagonal_value(v, name, seconds, f"diagonal value of {k}")
+                    for k, v in terms.items()}
     return GradientCoefficients(family=spec.family, terms=terms, diagonal=diagonal)
 
 
@@ -455,24 +679,32 @@ def gradient_coefficients(spec: KernelSpec) -> GradientCoefficients:
 REGISTRY: dict[str, KernelSpec] = {}
 
 
-def register(spec: KernelSpec, *, replace: bool = False, check: bool = True) -> KernelSpec:
-    """Add ``spec`` to the registry.
+def add_to_registry(spec: KernelSpec, *, replace: bool = False) -> KernelSpec:
+    """Insert ``spec`` into :data:`REGISTRY` **without any check** (low level).
 
-    With ``check=True`` (the default) the kernel is first checked numerically for
-    positive semi-definiteness on random points (see :func:`numerics.kernels.check_psd`),
-    so that a kernel that is not a valid covariance is refused with a clear error.
+    The built-ins are inserted this way (they are covered by the contract tests).  User
+    kernels go through :func:`numerics.registration.register_kernel`, which first checks
+    numerically that the kernel is positive semi-definite and derives it under a time
+    budget; use this function directly only for a kernel you have checked.
+
+    Raises
+    ------
+    TypeError
+        If ``spec`` is not a :class:`KernelSpec`.
+    DuplicateKernelError
+        If the name is taken and ``replace`` is false.
     """
+    if not isinstance(spec, KernelSpec):
+        raise TypeError(f"expected a KernelSpec, got {type(spec).__name__} {spec!r}")
     if not replace and spec.name in REGISTRY:
-        raise ValueError(f"a kernel named {spec.name!r} is already registered")
-    if check:
-        from numerics.kernels import check_kernel_psd  # local import: numerics depends on us
-
-        check_kernel_psd(spec)
+        raise DuplicateKernelError(f"a kernel named {spec.name!r} is already registered "
+                                   f"(pass replace=True to replace it)")
     REGISTRY[spec.name] = spec
     return spec
 
 
 def unregister(name: str) -> None:
+    """Remove ``name`` from the registry (no error when it is not there)."""
     REGISTRY.pop(name, None)
 
 
@@ -565,8 +797,8 @@ _BUILTIN = [
 ]
 
 for _spec in _BUILTIN:
-    # the built-ins are checked by the contract tests; skip the import-time PSD probe
-    register(_spec, check=False)
+    # the built-ins are checked by the contract tests; no import-time PSD probe
+    add_to_registry(_spec)
 
 #: names of the kernels shipped with the suite (user kernels are registered after these)
 BUILTIN_NAMES: tuple[str, ...] = tuple(s.name for s in _BUILTIN)

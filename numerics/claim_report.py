@@ -439,10 +439,22 @@ def all_verdicts(report: ReportInfo | None = None) -> dict[str, ClaimVerdict]:
     return {cl.id: claim_verdict(cl.id, items) for cl in CLAIMS}
 
 
-def _builtin_kernels() -> list[str]:
-    from derivations.kernels import BUILTIN_NAMES
+def _report_kernels(items: Sequence[Mapping]) -> list[str]:
+    """The kernels of the book's tables: the built-ins, then every other *registered*
+    kernel (user kernels loaded by :func:`numerics.registration.load_user_kernels`) that
+    the report's items mention, in registry order."""
+    from derivations.kernels import BUILTIN_NAMES, REGISTRY
+    from numerics.registration import load_user_kernels
 
-    return list(BUILTIN_NAMES)
+    load_user_kernels(REPO_ROOT)
+    seen: set[str] = set()
+    for it in items:
+        ev = it.get("evidence") or {}
+        ref = _refutation(it) or {}
+        seen.update(str(k) for k in (it.get("kernel"), ref.get("kernel")) if k)
+        seen.update(str(k) for k in ev.get("asserted") or ())
+        seen.update(str(k) for k in ev.get("not_applicable") or {})
+    return [*BUILTIN_NAMES, *(n for n in REGISTRY if n not in BUILTIN_NAMES and n in seen)]
 
 
 def kernel_cells(report: ReportInfo | None = None, kernels: Sequence[str] | None = None
@@ -452,7 +464,7 @@ def kernel_cells(report: ReportInfo | None = None, kernels: Sequence[str] | None
     unless a check of it recorded that kernel."""
     report = load_report() if report is None else report
     items = report.items if report.usable else ()
-    kernels = _builtin_kernels() if kernels is None else list(kernels)
+    kernels = _report_kernels(items) if kernels is None else list(kernels)
     out: dict[str, dict[str, str]] = {}
     for cl in CLAIMS:
         row = {}

@@ -32,9 +32,11 @@ import numpy as np
 import sympy as sp
 import torch
 
-from derivations.kernels import KernelSpec, a, b, get_spec, r, u
+from derivations.budget import symbolic_budget
+from derivations.kernels import BUILTIN_NAMES, KernelSpec, a, b, get_spec, r, u
 from numerics.validation import (
     DEFAULT_DTYPE,
+    KernelOverflowError,
     NonDifferentiableError,
     NotPSDError,
     as_points,
@@ -49,6 +51,7 @@ __all__ = [
     "check_kernel_psd",
     "check_gram_psd",
     "lambdify_torch",
+    "prepare_kernel",
 ]
 
 #: derivatives are refused where a kernel's ``singular`` expression is below this (for
@@ -58,6 +61,10 @@ SINGULAR_TOL = 1e-12
 
 #: upper bound on the number of float64 entries of one chunked intermediate (256 MiB)
 CHUNK_ELEMENTS = 2**25
+
+#: a kernel value beyond this is treated as overflowed (its derivatives are not finite
+#: because the evaluation overflowed, not because there is no derivative)
+_OVERFLOW = 1e300
 
 
 def _floatify(expr: sp.Expr) -> sp.Expr:
@@ -359,19 +366,33 @@ class TorchKernel:
         """Refuse non-finite coefficients.  ``probes[key]`` holds the row sums of
         ``coeffs[key]`` (from the GEMMs) and, for isotropic kernels, its values at the near
         pairs ``near = (qi, ji)``, which were zeroed out of the array; the offending pair
-        is located only when a probe fails."""
+        is located only when a probe fails.  Overflow (the kernel value or the coefficient
+        is infinite or beyond float64's range there, or only the sum over training points
+        is) raises :class:`KernelOverflowError`; a NaN coefficient of a finite kernel value
+        (no limit at x = x', a singular set) :class:`NonDifferentiableError`."""
         for key, (rows, at_near) in probes.items():
             if at_near is not None and at_near.numel():
                 bad = ~torch.isfinite(at_near)
                 if bool(bad.any()):
                     p = int(torch.nonzero(bad)[0])
-                    self._refuse_coefficient(key, int(near[0][p]), int(near[1][p]), offset)
+                    q, j = int(near[0][p]), int(near[1][p])
+                    self._refuse_coefficient(key, q, j, offset, float(at_near[p]),
+                                             float(coeffs["k"][q, j]))
             if bool(torch.isfinite(rows).all()):
                 continue
             bad = ~torch.isfinite(coeffs[key])
-            if bool(bad.any()):  # else the row sum overflowed, the entries are fine
+            if bool(bad.any()):
                 q, j = (int(i) for i in torch.nonzero(bad)[0])
-                self._refuse_coefficient(key, q, j, offset)
+                self._refuse_coefficient(key, q, j, offset, float(coeffs[key][q, j]),
+                                         float(coeffs["k"][q, j]))
+            q = int(torch.nonzero(~torch.isfinite(rows))[0])
+            raise KernelOverflowError(
+                f"kernel {self.name!r}: the sum of coefficient {key} over the training points "
+                f"overflows float64 at query point {q + offset} ({self._params_text()}); every "
+                f"term is finite: rescale the inputs or declare a parameter range")
+
+    def _params_text(self) -> str:
+        return ", ".join(f"{k} = {v:g}" for k, v in self.params.items()) or "no parameters"
 
     def _refuse(self, q: int, j: int, offset: int, why: str) -> None:
         raise NonDifferentiableError(
@@ -379,7 +400,14 @@ class TorchKernel:
             f"and training point {j} ({why})"
         )
 
-    def _refuse_coefficient(self, key: str, q: int, j: int, offset: int) -> None:
+    def _refuse_coefficient(self, key: str, q: int, j: int, offset: int,
+                            coef: float = float("nan"), value: float = 0.0) -> None:
+        if not np.isfinite(value) or abs(value) > _OVERFLOW or np.isinf(coef):
+            raise KernelOverflowError(
+                f"kernel {self.name!r} overflows float64 at query point {q + offset} and "
+                f"training point {j} (kernel value {value:.4g}, coefficient {key} = {coef:.4g}; "
+                f"{self._params_text()}): the derivative exists but is not representable; "
+                f"declare a parameter range (Param(..., bounds=...)) or rescale the inputs")
         self._refuse(q, j, offset, f"coefficient {key} is not finite: the kernel has no "
                      f"derivative there, e.g. at x = x', or for arc-cosine kernels at "
                      f"parallel augmented inputs")
@@ -473,7 +501,7 @@ def _generated_for(spec: KernelSpec) -> dict[str, Callable[..., torch.Tensor]]:
     # isotropic kernels are evaluated in r, all others in (a, b, u)
     args = ((r,) if spec.family == "isotropic" else (a, b, u)) + spec.param_symbols
     kexpr = spec.expr if spec.family == "isotropic" else spec.invariant_expr()
-    out = {"k": lambdify_torch(args, kexpr)}
+    out = {"k": _zero_limited(spec, lambdify_torch(args, kexpr))}
     for key, expr in spec.coefficients.terms.items():
         out[key] = lambdify_torch(args, expr)
     if spec.singular is not None:
@@ -493,14 +521,65 @@ def _fused_generated(spec: KernelSpec, keys: tuple[str, ...]) -> Callable[..., l
     ones in the squared distance, with ``"C/r2"`` = ``C / r^2``."""
     if spec.family == "isotropic":
         table = {"k": spec.expr, **spec.coefficients.terms}
-        table["C/r2"] = sp.simplify(spec.coefficients.terms["C"] / r**2)
+        if "C/r2" in keys:
+            table["C/r2"] = _c_over_r2(spec)
         exprs = [table[key].subs(r, sp.sqrt(_s)) for key in keys]
         args: tuple[sp.Symbol, ...] = (_s,)
     else:
         table = {"k": spec.invariant_expr(), **spec.coefficients.terms, "singular": spec.singular}
         exprs = [table[key] for key in keys]
         args = (a, b, u)
-    return lambdify_torch(args + spec.param_symbols, exprs)
+    fused = lambdify_torch(args + spec.param_symbols, exprs)
+    if "k" not in keys or not spec.removable_at_zero:
+        return fused
+    ik = keys.index("k")
+    k_at = _zero_limited(spec, lambda x, *ps: fused(x, *ps)[ik])
+
+    def with_limit(x, *ps):  # k at s_ = r^2 = 0: its limit (a removable singularity)
+        outs = fused(x, *ps)
+        outs[ik] = k_at(x, *ps)
+        return outs
+
+    return with_limit
+
+
+_C_OVER_R2: dict[KernelSpec, sp.Expr] = {}
+
+
+def _c_over_r2(spec: KernelSpec, seconds: float | None = None) -> sp.Expr:
+    """``C / r^2`` simplified, once per spec (built-ins: no time budget; user kernels:
+    ``seconds`` per step, ``None`` the configured budget)."""
+    if spec not in _C_OVER_R2:
+        budget = 0 if spec.name in BUILTIN_NAMES else seconds
+        with symbolic_budget(spec.name, "simplify of C / r^2", budget):
+            _C_OVER_R2[spec] = sp.simplify(spec.coefficients.terms["C"] / r**2)
+    return _C_OVER_R2[spec]
+
+
+def _zero_limited(spec: KernelSpec, fn: Callable[..., torch.Tensor]) -> Callable[..., torch.Tensor]:
+    """``fn(x, *params)`` (x = r or r^2 of an isotropic kernel) with its value at ``x = 0``
+    replaced by the kernel's limit there when plain evaluation gives ``0/0``
+    (:attr:`KernelSpec.removable_at_zero`, e.g. ``(1 - exp(-r^2)) / r^2``)."""
+    if spec.family != "isotropic" or not spec.removable_at_zero:
+        return fn
+    k0 = lambdify_torch(spec.param_symbols, spec.value_at_zero)
+
+    def limited(x: torch.Tensor, *ps: torch.Tensor) -> torch.Tensor:
+        out = fn(x, *ps)
+        return torch.where(x == 0, k0(*ps).to(out), out)
+
+    return limited
+
+
+def prepare_kernel(spec: KernelSpec, *, seconds: float | None = None) -> None:
+    """Build (and cache) the torch functions of ``spec`` with its symbolic steps under a
+    time budget of ``seconds`` each (called by
+    :func:`numerics.registration.register_kernel`, so that a slow step fails there with
+    :class:`~derivations.budget.SymbolicTimeout` instead of at the first evaluation)."""
+    spec.derive(seconds=seconds)
+    _generated_for(spec)
+    if spec.family == "isotropic":
+        _c_over_r2(spec, seconds)
 
 
 def _fused_fn(kernel: TorchKernel, keys: tuple[str, ...]) -> Callable[..., list[torch.Tensor]]:
@@ -594,16 +673,10 @@ def check_gram_psd(K: torch.Tensor, *, name: str = "kernel", rtol: float = 1e-9)
     return lo
 
 
-def check_kernel_psd(spec: KernelSpec, *, seed: int = 0, n: int = 40) -> None:
-    """Probe ``spec`` (default parameters) for positive semi-definiteness on random
-    points in several dimensions; raise :class:`NotPSDError` naming the kernel."""
-    rng = np.random.default_rng(seed)
-    k = TorchKernel(spec)
-    for d in (1, 2, 5):
-        for scale in (0.3, 1.0, 3.0):
-            X = torch.as_tensor(scale * rng.standard_normal((n, d)), dtype=DEFAULT_DTYPE)
-            try:
-                K = k.gram(X)
-            except ValueError as err:
-                raise NotPSDError(f"kernel {spec.name!r}: {err}") from None
-            check_gram_psd(K, name=f"kernel {spec.name!r} (d={d}, scale={scale})")
+def check_kernel_psd(spec: KernelSpec, *, seed: int = 0) -> None:
+    """Probe ``spec`` for positive semi-definiteness: see
+    :func:`numerics.registration.check_psd` (this name is kept for callers of the old
+    probe); raise :class:`NotPSDError` naming the kernel."""
+    from numerics.registration import check_psd  # registration builds on this module
+
+    check_psd(spec, seed=seed)

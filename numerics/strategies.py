@@ -3,11 +3,14 @@
 Profiles: ``ci`` (chosen automatically when ``CI=true``), ``dev`` (default) and
 ``thorough``; ``HYPOTHESIS_PROFILE=<name>`` overrides.  Strategies sample *every*
 registered kernel (looked up when drawn, so kernels registered by user code are
-included) and hyper-parameters from each parameter's declared assumptions.
+included) and hyper-parameters inside each parameter's range
+(:func:`numerics.registration.param_range`: the symbol's assumptions intersected with the
+declared ``Param.bounds``).
 """
 
 from __future__ import annotations
 
+import math
 import os
 
 import numpy as np
@@ -17,6 +20,7 @@ from hypothesis import strategies as st
 
 from derivations.kernels import REGISTRY, KernelSpec, Param, get_spec
 from numerics.kernels import TorchKernel
+from numerics.registration import param_range
 
 __all__ = [
     "register_profiles",
@@ -26,28 +30,16 @@ __all__ = [
     "point_clouds",
     "ridges",
     "seeds",
-    "USER_KERNELS",
     "kernels_for_param",
 ]
 
-#: the ``kernel_name`` parameter value that stands for every user-registered kernel
-USER_KERNELS = "user-registered"
-
 
 def kernels_for_param(kernel_name: str) -> list[str]:
-    """The kernels a ``kernel_name`` test parameter stands for: itself, or for
-    :data:`USER_KERNELS` every kernel registered after the built-ins (the test is
-    skipped when there is none)."""
-    from derivations.kernels import BUILTIN_NAMES
-
-    if kernel_name != USER_KERNELS:
-        return [kernel_name]
-    names = [n for n in REGISTRY if n not in BUILTIN_NAMES]
-    if not names:
-        import pytest
-
-        pytest.skip("no user-registered kernels in this session")
-    return names
+    """The kernels a ``kernel_name`` test parameter stands for: itself (every kernel,
+    built-in or loaded by :func:`numerics.registration.load_user_kernels`, has its own
+    test ids; kept as a function so the checks' loops read the same)."""
+    get_spec(kernel_name)  # an unknown name fails here, naming the registered kernels
+    return [kernel_name]
 
 _COMMON = dict(
     deadline=None,
@@ -71,21 +63,20 @@ def register_profiles() -> str:
     return name
 
 
-# Ranges per assumption: wide enough to matter, narrow enough to stay in float64 range.
+# Ranges per assumption (wide enough to matter, narrow enough to stay in float64 range),
+# intersected with the declared bounds: see numerics.registration.param_range.
 def _param_strategy(p: Param) -> st.SearchStrategy:
-    s = p.symbol
-    if s.is_integer:
-        lo = 1 if s.is_positive else 0
-        return st.integers(lo, 4)
-    if s.is_positive:
-        # log-uniform over a decade and a half either side of 1
-        return st.floats(-1.2, 1.2).map(lambda e: float(10.0**e))
-    if s.is_nonnegative:
-        return st.floats(0.0, 3.0)
-    return st.floats(-3.0, 3.0)
+    lo, hi, log = param_range(p)
+    if p.symbol.is_integer:
+        return st.integers(int(lo), int(hi))
+    if log:  # log-uniform (positive ranges)
+        elo, ehi = math.log10(lo), math.log10(hi)
+        return st.floats(elo, ehi).map(lambda e: float(min(max(10.0**e, lo), hi)))
+    return st.floats(lo, hi)
 
 
 def param_values(spec: KernelSpec) -> st.SearchStrategy[dict]:
+    """Hyper-parameters of ``spec``, each inside its range (assumptions and bounds)."""
     return st.fixed_dictionaries({p.name: _param_strategy(p) for p in spec.params})
 
 

@@ -12,6 +12,7 @@ __all__ = [
     "NotPSDError",
     "SingularSystemError",
     "NonDifferentiableError",
+    "KernelOverflowError",
     "as_tensor",
     "as_points",
     "as_targets",
@@ -101,3 +102,9 @@ def check_positive(value: float, name: str, *, allow_zero: bool = False) -> floa
         need = "non-negative" if allow_zero else "positive"
         raise ValueError(f"{name} must be {need}, got {value!r}")
     return v
+
+
+class KernelOverflowError(ValueError):
+    """A kernel value or derivative coefficient overflowed float64 (e.g. ``exp(u / s^2)``
+    at small ``s``): the kernel is fine there mathematically, the evaluation is not.
+    Distinct from :class:`NonDifferentiableError` (no derivative exists)."""

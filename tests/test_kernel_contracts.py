@@ -1,5 +1,6 @@
-"""Contract tests run over every registered kernel (built-ins, and user kernels through
-the ``user-registered`` slot): symmetry, PSD Gram matrices, SymPy value = torch value,
+"""Contract tests run over every kernel of the ``kernel_name`` parametrisation (the
+built-ins and the user kernels loaded before collection, each under its own name, see
+``conftest.py``): symmetry, PSD Gram matrices, SymPy value = torch value,
 closed-form input gradient/Hessian = ``torch.func`` autograd = central finite
 differences = symbolic differentiation in coordinates, stable overrides = generated
 forms, and KRR predictions = scikit-learn's ``KernelRidge`` on the same Gram."""
