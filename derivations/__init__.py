@@ -3,9 +3,10 @@
 The symbolic entry points are importable from here, resolved lazily (module
 ``__getattr__``, so ``import derivations`` itself imports nothing heavy)::
 
-    from derivations import KernelSpec, Param, register, get_spec, CLAIMS, c, m, y_t
+    from derivations import KernelSpec, Param, get_spec, CLAIMS, c, m, y_t
 
-* kernels (``derivations.kernels``): ``KernelSpec``, ``Param``, ``register``,
+* kernels (``derivations.kernels``): ``KernelSpec``, ``Param``, ``add_to_registry``
+  (unchecked; the checked entry point is ``numerics.registration.register_kernel``),
   ``unregister``, ``get_spec``, ``kernel_names``, ``iter_specs``, ``UnknownKernelError``,
   ``BUILTIN_NAMES`` and the family variables ``r, a, b, u``;
 * conventions (``derivations.conventions``): the symbols ``c, n, lam, m, y_t, k_zeta,
@@ -20,7 +21,8 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-_KERNELS = ("KernelSpec", "Param", "register", "unregister", "get_spec", "kernel_names",
+_KERNELS = ("KernelSpec", "Param", "add_to_registry", "unregister", "get_spec",
+            "kernel_names",
             "iter_specs", "UnknownKernelError", "BUILTIN_NAMES", "r", "a", "b", "u")
 _CONVENTIONS = ("c", "n", "lam", "m", "y_t", "k_zeta", "kappa", "ridge_from_lambda")
 _CLAIMS = ("Claim", "CLAIMS", "claim_by_id", "claim_by_slug")

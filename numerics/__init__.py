@@ -34,6 +34,9 @@ _EXPORTS: dict[str, str] = {
     # kernels and fits
     "TorchKernel": "numerics.kernels",
     "get_kernel": "numerics.kernels",
+    # safe registration of user kernels (numerical PSD probe, symbolic time budget)
+    "register_kernel": "numerics.registration",
+    "load_user_kernels": "numerics.registration",
     "KRR": "numerics.krr",
     "RegularisedKRR": "numerics.regularised",
     "fit_loss_gradient_penalty": "numerics.regularised",

@@ -404,8 +404,8 @@ _IMPORTED_FILES: set[Path] = set()
 
 def _import_user_modules(names: Sequence[str] | None) -> None:
     """Import the modules (dotted names or ``.py`` files) given with ``--import``: user code
-    that registers its own kernels (:func:`derivations.kernels.register`).  Like ``import``,
-    each is run once per process."""
+    that registers its own kernels (:func:`numerics.registration.register_kernel`).  Like
+    ``import``, each is run once per process."""
     import importlib
     import importlib.util
 

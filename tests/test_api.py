@@ -507,10 +507,11 @@ def user_kernel():
     """A user-registered kernel (inverse multiquadric), removed again after the test."""
     import sympy as sp
 
-    from derivations.kernels import KernelSpec, Param, r, register, unregister
+    from derivations.kernels import KernelSpec, Param, r, unregister
+    from numerics.registration import register_kernel
 
     ell = sp.Symbol("ell", positive=True)
-    spec = register(KernelSpec("api_test_imq", "isotropic", 1 / sp.sqrt(1 + r**2 / ell**2),
+    spec = register_kernel(KernelSpec("api_test_imq", "isotropic", 1 / sp.sqrt(1 + r**2 / ell**2),
                                (Param(ell, 1.0, "length scale", bounds=(0.1, 10.0)),),
                                title="Inverse multiquadric (test)"), replace=True)
     yield spec

@@ -437,11 +437,13 @@ def test_book(tmp_path, monkeypatch, capfd, code, index, rc):
 # ----------------------------------------------------------------------------- --import
 USER_KERNEL = '''
 import sympy as sp
-from derivations.kernels import KernelSpec, Param, r, register
+from derivations.kernels import KernelSpec, Param, r
+from numerics.registration import register_kernel
 
 ell = sp.Symbol("ell", positive=True)
-register(KernelSpec("cauchy_cli", "isotropic", 1 / (1 + r**2 / ell**2),
-                    (Param(ell, 1.0, "length scale", bounds=(0.1, 10.0)),), title="Cauchy"))
+register_kernel(KernelSpec("cauchy_cli", "isotropic", 1 / (1 + r**2 / ell**2),
+                           (Param(ell, 1.0, "length scale", bounds=(0.1, 10.0)),),
+                           title="Cauchy"))
 '''
 
 
