@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import torch
 
+from numerics.claim_cases import make_case
 from numerics.kernels import get_kernel
 from numerics.poisons import (
     PoisonedFit,
@@ -18,7 +19,6 @@ from numerics.poisons import (
     conditional_kernel,
     conditional_kernel_gradient,
     fit_clean_and_poisoned,
-    make_case,
     measured_gn_term,
     measured_shift,
     measured_shift_gradient,
