@@ -94,6 +94,16 @@ class PoisonCase(NamedTuple):
 
     The poisons are ``m`` exact clones of ``zeta`` labelled ``y_t`` (:meth:`fit`); the
     clean and the poisoned KRR share ``kernel`` and the ridge ``c``.
+
+    Attributes
+    ----------
+    length : float
+        The geometry scale of the instance, :func:`kernel_length` of ``kernel`` at
+        ``zeta``: the kernel's length scale ``ell`` when it has one, else ``|zeta|``
+        (dot-product and NTK kernels see angles and norms), else 1.  Distances in the
+        instance are multiples of it: ``|x0 - zeta| = r_rel * length`` in
+        :func:`make_case`, cluster spreads ``sigma * length`` in :func:`spread_errors` and
+        :func:`spread_slopes`.
     """
 
     #: the kernel of both fits

@@ -195,11 +195,9 @@ class TorchKernel:
         if in_s:
             return g(s, *values)
         zero = s == 0
-        if not bool(zero.any()):
-            return g(torch.sqrt(s), *values)
         params = tuple(self.params[p.name] for p in self.spec.params)
         d1, d2 = g1_0(*params), g2_0(*params)
-        if (x.requires_grad or y.requires_grad) and not d1 == 0:
+        if (x.requires_grad or y.requires_grad) and not d1 == 0 and bool(zero.any()):
             raise NonDifferentiableError(
                 f"kernel {self.name!r} has no derivative at x = x' (dk/dr at r = 0 is "
                 f"{d1:g}, not 0): a query coincides with a training point")
