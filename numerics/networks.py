@@ -33,6 +33,9 @@ Optional input-gradient penalty (claims C8/C12), trained by double backprop::
 
 ``reduction="mean"`` divides the data terms by ``n`` (``J = E[L] + kappa/2 E|g|^2`` of
 C8/C12; the ridge is then also divided by ``n``).
+
+This module holds the models and their training only; the C7, C12 and C13 experiments
+built on them are in :mod:`numerics.network_experiments`.
 """
 
 from __future__ import annotations

@@ -16,7 +16,9 @@ Measurements, by refits (never by the closed forms of ``derivations/``)
     :func:`measured_gn_term` (``grad Delta f grad Delta f^T`` from the closed-form
     kernel gradients of :mod:`numerics.kernels`), and the independent autograd route
     :func:`autograd_shift_gradient` / :func:`autograd_gn_term` (``torch.func`` over a
-    pure-torch predictor built from :meth:`TorchKernel.pair`).
+    pure-torch predictor built from :meth:`TorchKernel.pair`).  Every function of a
+    clean and a poisoned fit refuses two fits with different kernels or ridges
+    (:class:`MismatchedFitsError`); no queries (``(0, d)``) give empty results.
 Clean-data quantities that the exact (conditional-kernel) closed forms take as inputs
     :func:`conditional_kernel` ``k~(x, x') = k(x, x') - k_C(x)^T (K_CC + cI)^{-1} k_C(x')``
     and :func:`conditional_kernel_gradient` (its gradient in the first argument).
