@@ -16,10 +16,8 @@ Nothing here is a closed form: there is no SymPy derivation of an experiment.
 from __future__ import annotations
 
 from derivations.claims import claim_by_slug
-from numerics.data import cifar10_available as cifar_available
 
-__all__ = ["CLAIM", "PAPER_SETUP", "OPEN_BECAUSE", "RELATED_CLAIMS", "ACCEPTANCE",
-           "cifar_available"]
+__all__ = ["CLAIM", "PAPER_SETUP", "OPEN_BECAUSE", "RELATED_CLAIMS", "ACCEPTANCE"]
 
 CLAIM = claim_by_slug("e2_deep_networks")
 

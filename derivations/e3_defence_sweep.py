@@ -22,14 +22,12 @@ There is no closed form in an experiment.
 from __future__ import annotations
 
 from derivations.claims import claim_by_slug
-from numerics.data import cifar10_available as cifar_available
 
 __all__ = [
     "CLAIM",
     "PAPER_SETUP",
     "OPEN_AT_PAPER_SCALE",
     "KAPPAS",
-    "cifar_available",
     "IMMUNE_ATTACK_SUCCESS",
     "MIN_CLEAN_ACCURACY",
     "MIN_UNDEFENDED_SUCCESS",

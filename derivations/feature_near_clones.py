@@ -34,7 +34,7 @@ __all__ = ["CLAIM", "rho", "D_PT", "D_within", "h", "ratio_expr", "lazy_limit_st
            "RUN", "NEAR_CLONE_RHO"]
 
 #: the measured run, shared by the checks and the book page (keyword arguments of
-#: :func:`numerics.networks.feature_near_clone_run`)
+#: :func:`numerics.network_experiments.feature_near_clone_run`)
 RUN: dict[str, float | int] = {"epochs": 150, "record_every": 25, "seed": 0,
                                "poison_fraction": 0.05, "hidden": 128, "feat": 64}
 #: the reading of "near-clones": triggered inputs end at most this many typical

@@ -16,7 +16,8 @@ What the suite derives (no formula is duplicated here):
 * the closed forms the networks are compared with: the exact-clone shift of C2
   (:func:`derivations.prediction_shift.exact_shift`) and the rank-one spike of C3
   (eigenvalue ``b_m^2 |grad k~|^2``, :func:`derivations.rank_one_spike.spike_eigen`),
-  both evaluated with the NTK (:func:`closed_forms`);
+  both evaluated with the NTK (numerically, by
+  :func:`numerics.network_experiments.closed_forms`);
 * the expected rate.  ``Theta_h - Theta`` is an average of ``h`` i.i.d. terms, so its
   fluctuation is ``O(h^{-1/2})`` (CLT); the change of the NTK during training is
   ``O(h^{-1/2})`` too (Jacot et al. 2018; Lee et al. 2019).  Both enter the shift and the
@@ -37,7 +38,7 @@ from derivations.claims import claim_by_slug
 
 CLAIM = claim_by_slug("finite_width")
 
-__all__ = ["CLAIM", "RATE", "h", "error_model", "shift_expr", "spike_expr", "closed_forms",
+__all__ = ["CLAIM", "RATE", "h", "error_model", "shift_expr", "spike_expr",
            "DEFAULT_SWEEP", "SLOW_SWEEPS", "REAL_SUBSET_CRITERIA"]
 
 h = sp.Symbol("h", positive=True)  #: hidden width
@@ -93,30 +94,3 @@ def spike_expr() -> sp.Expr:
     lam = spike_eigen(1)["eigenvalue"]  # b^2 g1^2 in d = 1, i.e. b^2 |g|^2
     g1 = sp.Symbol("g1", real=True)
     return lam.subs(g1, Gk).subs(bm, (y_t - f_Cz) * exact_gain())
-
-
-def closed_forms(kernel, c: float, X, y, zeta, m: int, y_t: float, x0) -> dict[str, float]:
-    """Evaluate :func:`shift_expr` and :func:`spike_expr` numerically for ``kernel`` (a
-    :class:`~numerics.kernels.TorchKernel`): the conditional-kernel values come from
-    :func:`numerics.poisons.conditional_kernel` and its gradient."""
-    import torch
-
-    from derivations import prediction_shift as ps
-    from derivations.conventions import c as c_sym
-    from derivations.conventions import m as m_sym
-    from derivations.conventions import y_t as yt_sym
-    from derivations.rank_one_spike import Gk
-    from numerics.krr import KRR
-    from numerics.poisons import conditional_kernel, conditional_kernel_gradient
-
-    clean = KRR(kernel, c).fit(X, y)
-    z = torch.as_tensor(zeta, dtype=torch.float64).reshape(1, -1)
-    x = torch.as_tensor(x0, dtype=torch.float64).reshape(1, -1)
-    vals = {
-        ps.kt0: float(conditional_kernel(clean, x, z)[0, 0]),
-        ps.ktz: float(conditional_kernel(clean, z, z)[0, 0]),
-        ps.f_Cz: float(clean.predict(z)[0]),
-        Gk: float(torch.linalg.vector_norm(conditional_kernel_gradient(clean, x, z)[0])),
-        c_sym: c, m_sym: m, yt_sym: y_t,
-    }
-    return {"shift": float(shift_expr().subs(vals)), "spike": float(spike_expr().subs(vals))}

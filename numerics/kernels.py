@@ -179,13 +179,73 @@ class TorchKernel:
         """``k(x, y)`` for matched rows (``(..., d)`` -> ``(...)``); differentiable by autograd.
 
         This path builds the invariants from coordinates with plain torch operations, so
-        ``torch.func`` derivatives of it are independent of the closed forms.
+        ``torch.func`` derivatives of it are independent of the closed forms (it is the
+        autograd cross-check: it uses ``spec.expr`` only, never the derived coefficients).
+
+        Isotropic kernels at ``r = 0`` (a query on a training point): a kernel that is a
+        function of ``r^2`` (Gaussian, rational quadratic) is evaluated in ``s = r^2``, so
+        autograd derivatives of every order are its own.  Any other ``g(r)`` is evaluated
+        at ``sqrt(s)`` where ``s > 0`` and, at ``s = 0``, as ``g(0) + g''(0) s / 2`` (its
+        Taylor polynomial, exact in value, gradient and Hessian when ``g'(0) = 0``;
+        the ``s`` term is dropped when ``g''(0)`` is not finite).  When ``g'(0) != 0``
+        (Laplace) the kernel has no derivative there: a differentiated call (an input that
+        requires grad, e.g. inside ``torch.func``) with a zero distance raises
+        :class:`~numerics.validation.NonDifferentiableError` instead of returning NaN.
         """
-        if self.family == "isotropic":
-            inv = (torch.sqrt(((x - y) ** 2).sum(-1)),)
-        else:
+        if self.family != "isotropic":
             inv = ((x * x).sum(-1), (y * y).sum(-1), (x * y).sum(-1))
-        return self.generated["k"](*inv)
+            return self.generated["k"](*inv)
+        s = ((x - y) ** 2).sum(-1)
+        values = tuple(torch.as_tensor(self.params[p.name], dtype=s.dtype, device=s.device)
+                       for p in self.spec.params)
+        in_s, g, g1_0, g2_0 = self._pair_radial(self.spec)
+        if in_s:
+            return g(s, *values)
+        zero = s == 0
+        params = tuple(self.params[p.name] for p in self.spec.params)
+        d1, d2 = g1_0(*params), g2_0(*params)
+        if (x.requires_grad or y.requires_grad) and not d1 == 0 and bool(zero.any()):
+            raise NonDifferentiableError(
+                f"kernel {self.name!r} has no derivative at x = x' (dk/dr at r = 0 is "
+                f"{d1:g}, not 0): a query coincides with a training point")
+        root = torch.sqrt(torch.where(zero, torch.ones_like(s), s))  # no sqrt'(0) anywhere
+        far = g(root, *values)
+        near = g(torch.zeros_like(s), *values)
+        if np.isfinite(d2):
+            near = near + 0.5 * d2 * s
+        return torch.where(zero, near, far)
+
+    @staticmethod
+    @cache
+    def _pair_radial(spec: KernelSpec) -> tuple:
+        """For :meth:`pair`: ``(in_s, g, g'(0), g''(0))`` of an isotropic ``spec``.  ``in_s``:
+        the kernel is a function of ``s = r^2`` and ``g`` takes ``s``; else ``g`` takes ``r``.
+        ``g'(0)``, ``g''(0)``: functions of the parameter values (one-sided limits ``r ->
+        0+``, NaN where there is none).  Parameters are trailing arguments of ``g``."""
+        s = sp.Symbol("s_pair", nonnegative=True)
+        syms = spec.param_symbols
+        ks = spec.expr.subs(r, sp.sqrt(s))
+        if not any(p.base.has(s) and not p.exp.is_integer
+                                     for p in ks.atoms(sp.Pow)):
+            return True, lambdify_torch((s, *syms), ks), None, None
+
+        def at_zero(expr: sp.Expr) -> Callable[..., float]:
+            def value(*params: float) -> float:
+                e = expr.subs(dict(zip(syms, params, strict=True)))
+                v = e.subs(r, 0)
+                if not (v.is_number and v.is_finite):
+                    v = sp.limit(e, r, 0, "+")
+                try:
+                    out = float(v)
+                except (TypeError, ValueError):
+                    return float("nan")
+                return out if np.isfinite(out) else float("nan")
+
+            return cache(value)
+
+        d1 = sp.diff(spec.expr, r)
+        return (False, lambdify_torch((r, *syms), spec.expr), at_zero(d1),
+                at_zero(sp.diff(d1, r)))
 
     # --------------------------------------------------------- input derivatives
     def derivatives(self, Xq, Y, weights=None, *, order: int = 2):

@@ -26,7 +26,12 @@ from numerics.validation import (
     resolve_device,
 )
 
-__all__ = ["KRR", "LossHessian", "solve_spd", "MAX_CONDITION", "NotPSDError", "SingularSystemError"]
+__all__ = ["KRR", "LossHessian", "solve_spd", "MAX_CONDITION", "NotPSDError", "SingularSystemError",
+           "EmptyTrainingSetError"]
+
+class EmptyTrainingSetError(ValueError):
+    """A KRR was asked to fit zero training points."""
+
 
 #: largest accepted condition number of the SPD system (beyond it float64 solutions
 #: lose more than ~4 of their 16 digits)
@@ -104,6 +109,11 @@ class KRR:
     # ------------------------------------------------------------------ fitting
     def fit(self, X, y) -> KRR:
         X = as_points(X, name="training inputs X", device=self.device)
+        if X.shape[0] == 0:
+            raise EmptyTrainingSetError(
+                "training inputs X have zero rows: a KRR needs at least one training point "
+                "(for 'no clean data' use numerics.poisons.fit_clean_and_poisoned, whose "
+                "clean fit on no data is f = 0)")
         y = as_targets(y, X.shape[0], name="training targets y", device=self.device)
         K = self.kernel.gram(X)
         A = K + (self.ridge + self.jitter) * torch.eye(K.shape[0], dtype=K.dtype, device=K.device)
@@ -129,17 +139,27 @@ class KRR:
     def input_gradient(self, Xq) -> torch.Tensor:
         """``grad_x f(x_q)``: shape ``(q, d)`` or ``(q, outputs, d)``."""
         self._require_fit()
-        return self.kernel.derivatives(self._q(Xq), self.X, self.alpha, order=1)[1]
+        return self._derivatives(self._q(Xq), order=1)[1]
 
     def input_hessian(self, Xq) -> torch.Tensor:
         """``hess_x f(x_q)``: shape ``(q, d, d)`` or ``(q, outputs, d, d)``; batched, chunked."""
         self._require_fit()
-        return self.kernel.derivatives(self._q(Xq), self.X, self.alpha, order=2)[2]
+        return self._derivatives(self._q(Xq), order=2)[2]
 
     def derivatives(self, Xq):
         """``(f, grad f, hess f)`` at the query points in one pass."""
         self._require_fit()
-        return self.kernel.derivatives(self._q(Xq), self.X, self.alpha, order=2)
+        return self._derivatives(self._q(Xq), order=2)
+
+    def _derivatives(self, Xq: torch.Tensor, order: int):
+        """The kernel's closed-form derivatives of ``f``; no queries (``(0, d)``) give empty
+        results of the shapes above (``q = 0``)."""
+        if Xq.shape[0] == 0:
+            d = Xq.shape[1]
+            out = tuple(self.alpha.shape[1:])
+            empty = [Xq.new_zeros((0, *out, *(d,) * k)) for k in range(3)]
+            return empty[0], empty[1], (empty[2] if order >= 2 else None)
+        return self.kernel.derivatives(Xq, self.X, self.alpha, order=order)
 
     def loss_hessian(self, Xq, yq) -> LossHessian:
         """Input Hessian of ``L = sum_o (f_o(x) - y_o)^2 / 2`` at each query point."""

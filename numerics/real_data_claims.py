@@ -7,14 +7,14 @@ Three experiments, each a grid of independent points run with :func:`numerics.sw
 ``results/<experiment>/summary.json`` with figures next to it:
 
 * ``c7_real`` -- C7's feature-space near-clone distances during training
-  (:func:`numerics.networks.feature_near_clone_real`: a 784-256-64-10 MLP, 4x4 white
+  (:func:`numerics.network_experiments.feature_near_clone_real`: a 784-256-64-10 MLP, 4x4 white
   patch) on Fashion-MNIST and MNIST; per data set and seed the rows ``rho``, ``rho_nn``,
   ``rho_true``, attack success, natural rate and clean accuracy over the epochs.
 * ``c13_real`` -- C13's finite-width sweep on a real clone-cluster instance
-  (:func:`numerics.networks.real_poisoned_instance`: Fashion-MNIST images average-pooled
+  (:func:`numerics.network_experiments.real_poisoned_instance`: Fashion-MNIST images average-pooled
   to 7x7, on the unit sphere, a clone cluster at a real image, ``x0`` its nearest real
   neighbour); one point per (width, seed), aggregated against the NTK-KRR closed forms by
-  :func:`numerics.networks.finite_width_errors`.
+  :func:`numerics.network_experiments.finite_width_errors`.
 * ``e1_mnist`` -- E1 (:mod:`numerics.e1`, ``E1Settings(dataset="mnist")``) on a subset of
   the 10,000 real MNIST digits with a 3x3 trigger; one point per (model, theta).
 
@@ -71,7 +71,7 @@ EXPERIMENTS: dict[str, str] = {"c7": "c7_real", "c13": "c13_real", "e1": "e1_mni
 
 @dataclass(frozen=True)
 class C7RealSettings:
-    """C7 on real data: :func:`numerics.networks.feature_near_clone_real` per (data set,
+    """C7 on real data: :func:`numerics.network_experiments.feature_near_clone_real` per (data set,
     seed)."""
 
     grid: str = "reduced"
@@ -91,8 +91,9 @@ class C7RealSettings:
 
 @dataclass(frozen=True)
 class C13RealSettings:
-    """C13 on a real subset: :func:`numerics.networks.real_poisoned_instance` per data set,
-    :func:`numerics.networks.network_shift_and_spike` per (width, seed)."""
+    """C13 on a real subset: :func:`numerics.network_experiments.real_poisoned_instance` per
+    data set, :func:`numerics.network_experiments.network_shift_and_spike` per (width,
+    seed)."""
 
     grid: str = "reduced"
     datasets: tuple[str, ...] = ("fashion_mnist",)
@@ -142,9 +143,9 @@ GRIDS: dict[str, dict[str, object]] = {
 
 #: the source files whose hash is the code version of each experiment's numbers
 CODE_FILES: dict[str, tuple[str, ...]] = {
-    "c7_real": ("numerics/real_data_claims.py", "numerics/networks.py"),
+    "c7_real": ("numerics/real_data_claims.py", "numerics/network_experiments.py"),
     "c13_real": ("numerics/real_data_claims.py", "numerics/networks.py",
-                 "derivations/finite_width.py"),
+                 "numerics/network_experiments.py", "derivations/finite_width.py"),
     "e1_mnist": ("numerics/real_data_claims.py", "numerics/e1.py",
                  "numerics/spectral_signatures.py"),
 }
@@ -204,7 +205,7 @@ def _torch_threads(n: int) -> Iterator[None]:
 
 def c7_task(point: dict) -> dict:
     """One C7 run: ``point = {"grid", "dataset", "seed", "device"}``."""
-    from numerics.networks import feature_near_clone_real
+    from numerics.network_experiments import feature_near_clone_real
 
     s: C7RealSettings = GRIDS["c7_real"][point["grid"]]  # type: ignore[assignment]
     t0 = time.perf_counter()
@@ -219,7 +220,7 @@ def c7_task(point: dict) -> dict:
 
 @functools.lru_cache(maxsize=4)
 def _c13_instance(s: C13RealSettings, dataset: str) -> dict:
-    from numerics.networks import real_poisoned_instance
+    from numerics.network_experiments import real_poisoned_instance
 
     return real_poisoned_instance(dataset, classes=s.classes, n_per_class=s.n_per_class,
                                   pool=s.pool, m=s.m, y_t=s.y_t, seed=s.instance_seed)
@@ -227,7 +228,7 @@ def _c13_instance(s: C13RealSettings, dataset: str) -> dict:
 
 def c13_task(point: dict) -> dict:
     """One C13 measurement: ``point = {"grid", "dataset", "width", "seed", "device"}``."""
-    from numerics.networks import network_shift_and_spike
+    from numerics.network_experiments import network_shift_and_spike
 
     s: C13RealSettings = GRIDS["c13_real"][point["grid"]]  # type: ignore[assignment]
     with _torch_threads(int(point.get("threads", 1))):
@@ -313,7 +314,7 @@ def _summarise_c7(s: C7RealSettings, records: list[dict]) -> dict:
 
 def _summarise_c13(s: C13RealSettings, records: list[dict]) -> dict:
     from derivations.finite_width import REAL_SUBSET_CRITERIA
-    from numerics.networks import finite_width_errors, finite_width_reference
+    from numerics.network_experiments import finite_width_errors, finite_width_reference
 
     out = {}
     for d in s.datasets:

@@ -45,14 +45,52 @@ def resolve_device(device: str | torch.device | None) -> torch.device:
 
 def as_tensor(x, *, name: str = "input", dtype: torch.dtype = DEFAULT_DTYPE,
               device: str | torch.device | None = None) -> torch.Tensor:
-    """Convert ``x`` to a floating tensor (float64 by default), checking finiteness."""
+    """Convert ``x`` to a floating tensor (float64 by default), checking finiteness.
+
+    Real numbers only: complex input (whose imaginary part a cast would drop), booleans,
+    strings and other non-numeric objects raise :class:`TypeError` naming ``name``.
+    """
     if isinstance(x, torch.Tensor):
+        _check_real_dtype(x.dtype, name)
         t = x.to(dtype=dtype, device=device if device is not None else x.device)
     else:
-        t = torch.as_tensor(np.asarray(x, dtype=np.float64), dtype=dtype,
-                            device=resolve_device(device))
+        try:
+            arr = np.asarray(x)
+        except (TypeError, ValueError) as err:  # ragged nested sequences, ...
+            raise TypeError(f"{name} must be an array of real numbers: {err}") from None
+        if arr.dtype == object:  # e.g. a list of tensors, or of mixed objects
+            for v in arr.ravel():
+                if (v is None or isinstance(v, (str, bytes, bool, np.bool_))
+                        or np.iscomplexobj(v) or (isinstance(v, torch.Tensor) and (
+                            v.dtype.is_complex or v.dtype == torch.bool))):
+                    raise TypeError(f"{name} must hold real numbers only, got {v!r}")
+            try:
+                arr = np.asarray(x, dtype=np.float64)
+            except (TypeError, ValueError) as err:
+                raise TypeError(f"{name} must be an array of real numbers: {err}") from None
+        _check_real_dtype(arr.dtype, name)
+        t = torch.as_tensor(arr.astype(np.float64), dtype=dtype, device=resolve_device(device))
     check_finite(t, name)
     return t
+
+
+def _check_real_dtype(dt, name: str) -> None:
+    """Refuse dtypes that are not real numbers (see :func:`as_tensor`)."""
+    if isinstance(dt, torch.dtype):
+        if dt.is_complex:
+            raise TypeError(f"{name} is complex ({dt}); only real inputs are accepted (the "
+                            "imaginary part would be dropped)")
+        if dt == torch.bool:
+            raise TypeError(f"{name} is boolean ({dt}); pass real numbers")
+        return
+    kind = np.dtype(dt).kind
+    if kind == "c":
+        raise TypeError(f"{name} is complex ({dt}); only real inputs are accepted (the "
+                        "imaginary part would be dropped)")
+    if kind == "b":
+        raise TypeError(f"{name} is boolean ({dt}); pass real numbers")
+    if kind not in "iuf":
+        raise TypeError(f"{name} must be an array of real numbers, got dtype {dt}")
 
 
 def check_finite(t: torch.Tensor, name: str) -> torch.Tensor:

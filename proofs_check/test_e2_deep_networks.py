@@ -28,8 +28,8 @@ from derivations.e2_deep_networks import (
     CLAIM,
     OPEN_BECAUSE,
     PAPER_SETUP,
-    cifar_available,
 )
+from numerics.data import cifar10_available as cifar_available
 from numerics.data import real_data_available
 from numerics.e2 import CHECK, REDUCED, grid_points, load_e2_summary, run_points, summarise
 from proofs_check.evidence import record_measured

@@ -46,8 +46,8 @@ from derivations.e3_defence_sweep import (
     MIN_UNDEFENDED_SUCCESS,
     OPEN_AT_PAPER_SCALE,
     PAPER_SETUP,
-    cifar_available,
 )
+from numerics.data import cifar10_available as cifar_available
 from numerics.data import real_data_available
 from numerics.e3 import (
     CACHE_DIR,

@@ -24,7 +24,7 @@ import sympy as sp
 
 from derivations import feature_near_clones as fnc
 from derivations.claims import Refuted
-from numerics.networks import feature_near_clone_run
+from numerics.network_experiments import feature_near_clone_run
 from proofs_check.evidence import record_measured, refute_unless
 
 #: the pinned numbers of the measured run (float64 on the CPU: deterministic, the same with

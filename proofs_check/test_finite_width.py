@@ -30,7 +30,13 @@ import torch
 from derivations import finite_width as fw
 from numerics.kernels import get_kernel
 from numerics.krr import KRR
-from numerics.networks import NTK_KERNEL, FCNet, finite_width_sweep, poisoned_instance
+from numerics.network_experiments import (
+    NTK_KERNEL,
+    closed_forms,
+    finite_width_sweep,
+    poisoned_instance,
+)
+from numerics.networks import FCNet
 from numerics.poisons import fit_clean_and_poisoned, measured_gn_term, measured_shift
 from numerics.tolerances import assert_close
 from proofs_check.evidence import asserted_for, record_measured
@@ -55,8 +61,8 @@ def test_closed_forms_equal_refitted_ntk_krr(activation):
     """The closed forms evaluated with the NTK equal a refit of NTK-KRR with the poisons."""
     inst = poisoned_instance(seed=3)
     k = get_kernel(NTK_KERNEL[activation])
-    ref = fw.closed_forms(k, 1.0, inst["X"], inst["y"], inst["zeta"], inst["m"], inst["y_t"],
-                          inst["x0"])
+    ref = closed_forms(k, 1.0, inst["X"], inst["y"], inst["zeta"], inst["m"], inst["y_t"],
+                       inst["x0"])
     Xp, yp = inst["Xa"][inst["X"].shape[0]:], inst["ya"][inst["X"].shape[0]:]
     clean, pois = fit_clean_and_poisoned(k, 1.0, inst["X"], inst["y"], Xp, yp)
     x0 = inst["x0"][None]
@@ -151,7 +157,8 @@ def test_ntk_krr_on_cuda_matches_cpu():
 
 def _real_sweep_facts(res: dict) -> None:
     """The acceptance criteria of :data:`derivations.finite_width.REAL_SUBSET_CRITERIA`,
-    asserted on one data set's sweep (``numerics.networks.finite_width_errors`` output)."""
+    asserted on one data set's sweep (``numerics.network_experiments.finite_width_errors``
+    output)."""
     crit = fw.REAL_SUBSET_CRITERIA
     rows = res["rows"]
     assert all(r["converged"] for r in rows), rows

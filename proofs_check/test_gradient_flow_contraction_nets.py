@@ -5,7 +5,7 @@ random points in R^3 is trained by GD (step 0.02, 300 steps, t = step * lr) on
 ``J = w_L E[L] + kappa/2 E|grad_x L|^2`` by double backprop.  Along the top two
 eigenvectors ``v`` of ``M(w0) = E[d_w g d_w g^T]`` (Fisher modes) and of the mean input
 Hessian of the loss (Hessian modes) we record ``E_v(t) = E[(v.g)^2]`` and
-``q_v(t) = v^T M(w_t) v`` (:func:`numerics.networks.fisher_contraction_run`) and compare
+``q_v(t) = v^T M(w_t) v`` (:func:`numerics.network_experiments.fisher_contraction_run`) and compare
 with the claim's bound :func:`derivations.gradient_flow_contraction.stated_bound` at
 ``alpha = min_{s<=t} q_v(s)`` (the largest alpha whose hypothesis held so far).
 ``ratio = E_v / bound <= 1`` means the bound holds.
@@ -23,7 +23,7 @@ import torch
 
 from derivations.claims import Refuted
 from derivations.gradient_flow_contraction import stated_bound_numeric
-from numerics.networks import fisher_contraction_run
+from numerics.network_experiments import fisher_contraction_run
 from numerics.tolerances import assert_close
 from proofs_check.evidence import refute_unless
 

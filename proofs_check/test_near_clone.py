@@ -27,9 +27,9 @@ from derivations.near_clone import (
     s,
 )
 from derivations.scalar_gain import gain_in
+from numerics.claim_cases import STATED
 from numerics.kernels import TorchKernel
 from numerics.poisons import (
-    STATED,
     autograd_gn_term,
     clone_cluster,
     fit_clean_and_poisoned,

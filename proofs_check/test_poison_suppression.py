@@ -25,8 +25,9 @@ from derivations.poison_suppression import (
     k0,
     suppression_ratio,
 )
+from numerics.claim_cases import EXACT
 from numerics.kernels import TorchKernel, get_kernel
-from numerics.poisons import EXACT, clone_cluster, triggered_point, with_poisons
+from numerics.poisons import clone_cluster, triggered_point, with_poisons
 from numerics.regularised import RegularisedKRR, penalty_jacobians
 from numerics.strategies import kernels_for_param, param_values, seeds
 from numerics.tolerances import assert_close

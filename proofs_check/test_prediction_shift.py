@@ -15,21 +15,18 @@ from hypothesis import strategies as st
 
 from derivations import prediction_shift as ps
 from derivations.claims import Refuted
-from numerics.poisons import (
+from numerics.claim_cases import (
     COUNTER,
     SPREAD_CHECK,
-    conditional_kernel,
     exact_closed_form,
     loglog_fit,
     make_case,
-    measured_shift,
     spread_errors,
     stated_closed_form,
     stated_shift_comparison,
 )
-from numerics.poisons import (
-    case_from as _case,
-)
+from numerics.claim_cases import case_from as _case
+from numerics.poisons import conditional_kernel, measured_shift
 from numerics.strategies import kernel_for, kernels_for_param, seeds
 from numerics.tolerances import TOL, assert_close
 from numerics.validation import NonDifferentiableError

@@ -14,15 +14,8 @@ from hypothesis import strategies as st
 from derivations import quadratic_law as ql
 from derivations.claims import Refuted
 from derivations.conventions import m
-from numerics.poisons import (
-    clone_cluster,
-    conditional_kernel,
-    fit_clean_and_poisoned,
-    law_over_m,
-    paper_ridge_law,
-    spread_slopes,
-    stated_law_comparison,
-)
+from numerics.claim_cases import law_over_m, paper_ridge_law, spread_slopes, stated_law_comparison
+from numerics.poisons import clone_cluster, conditional_kernel, fit_clean_and_poisoned
 from numerics.strategies import kernels_for_param
 from numerics.tolerances import assert_close
 from proofs_check.evidence import asserted_for, refute_unless_close

@@ -17,15 +17,9 @@ from hypothesis import strategies as st
 from derivations import rank_one_spike as ros
 from derivations.claims import Refuted
 from derivations.kernels import a, b, r, u
-from numerics.poisons import (
-    R_numeric,
-    autograd_gn_term,
-    digits_spike_track,
-    measured_shift,
-    spike_closed_form,
-    stated_spike_comparison,
-    top_eigenpairs,
-)
+from numerics.claim_cases import R_numeric, spike_closed_form, stated_spike_comparison
+from numerics.digits_spike import digits_spike_track
+from numerics.poisons import autograd_gn_term, measured_shift, top_eigenpairs
 from numerics.strategies import kernel_for, kernels_for_param, seeds
 from numerics.tolerances import assert_close
 from proofs_check.evidence import asserted_for, refute_unless, refute_unless_close

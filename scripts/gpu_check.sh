@@ -30,7 +30,7 @@ echo "== C13 width sweep on CUDA (erf, then relu)" | tee "$OUTDIR/sweep.txt"
 OUTDIR="$OUTDIR" timeout 150 "$PY" - <<'PYEOF' 2>&1 | tee -a "$OUTDIR/sweep.txt"
 import json, os, time
 import torch
-from numerics.networks import finite_width_sweep
+from numerics.network_experiments import finite_width_sweep
 dev = "cuda" if torch.cuda.is_available() else "cpu"
 out = {}
 path = os.path.join(os.environ.get("OUTDIR", "."), "c13_sweep.json")

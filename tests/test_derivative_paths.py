@@ -16,6 +16,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import numerics.kernels as nk
+from derivations.kernels import kernel_names
 from numerics.strategies import kernel_for, kernels_for_param, point_clouds, seeds
 from numerics.tolerances import assert_close
 from numerics.validation import NonDifferentiableError
@@ -152,3 +153,37 @@ def test_query_on_training_point_uses_the_limits():
     assert_close(h, -torch.eye(2, dtype=torch.float64)[None] / 0.7**2, "exact")
     with pytest.raises(NonDifferentiableError, match=r"query point 1 and training point 0"):
         nk.get_kernel("laplace").derivatives(torch.stack((Y[1] + 1.0, Y[0])), Y)
+
+
+@pytest.mark.parametrize("name", kernel_names("isotropic"))
+def test_autograd_pair_on_a_training_point(name):
+    """``TorchKernel.pair`` (the autograd cross-check) at r = 0 exactly: it used to give a
+    NaN gradient (sqrt of a zero squared distance) even for the Gaussian.  Where the
+    closed form has a gradient (and Hessian) there, autograd of ``pair`` must equal it;
+    where it refuses (Laplace), autograd of ``pair`` must refuse too."""
+    k = nk.get_kernel(name)
+    g = torch.Generator().manual_seed(3)
+    Y = torch.randn(4, 3, generator=g, dtype=torch.float64)
+    w = torch.randn(4, generator=g, dtype=torch.float64)
+    x = Y[1].clone()
+
+    def f(x):
+        return (k.pair(x[None, :].expand(Y.shape[0], -1), Y) * w).sum()
+
+    assert_close(f(x), k.gram(x[None], Y)[0] @ w, "exact")
+    closed = _run_order(k, x, Y, w, 1)
+    if isinstance(closed, NonDifferentiableError):
+        with pytest.raises(NonDifferentiableError, match=name):
+            torch.func.grad(f)(x)
+        return
+    assert_close(torch.func.grad(f)(x), closed[1][0], "autograd", f"{k}: gradient at r = 0")
+    closed = _run_order(k, x, Y, w, 2)
+    if not isinstance(closed, NonDifferentiableError):
+        assert_close(torch.func.hessian(f)(x), closed[2][0], "autograd", f"{k}: Hessian at r = 0")
+
+
+def _run_order(k, x, Y, w, order):
+    try:
+        return k.derivatives(x[None], Y, w, order=order)
+    except NonDifferentiableError as err:
+        return err

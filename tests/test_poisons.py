@@ -9,16 +9,18 @@ import numpy as np
 import pytest
 import torch
 
+from numerics.claim_cases import make_case
 from numerics.kernels import get_kernel
 from numerics.poisons import (
+    MismatchedFitsError,
     PoisonedFit,
     autograd_gn_term,
     autograd_shift_gradient,
+    clean_conditionals,
     clone_cluster,
     conditional_kernel,
     conditional_kernel_gradient,
     fit_clean_and_poisoned,
-    make_case,
     measured_gn_term,
     measured_shift,
     measured_shift_gradient,
@@ -28,6 +30,7 @@ from numerics.poisons import (
     with_poisons,
 )
 from numerics.tolerances import assert_close
+from numerics.validation import NonDifferentiableError
 
 Z = torch.tensor([0.3, -0.2, 0.5], dtype=torch.float64)
 G = torch.Generator().manual_seed(0)
@@ -156,3 +159,97 @@ def test_bad_inputs_raise_clear_errors():
         make_case(get_kernel("gaussian"), d=2, n_clean=2, m=1, y_t=1.0, rel_ridge=-1,
                   r_rel=0.5, seed=0)
     _ = np  # numpy used by make_case callers
+
+
+# --------------------------------------------------------------- regression: issue 13
+
+
+def _pair_fits(name="gaussian", m=3, **params):
+    k = get_kernel(name, **params)
+    Xp, yp = clone_cluster(Z, m, 2.0)
+    return fit_clean_and_poisoned(k, 0.1, X, Y, Xp, yp)
+
+
+@pytest.mark.parametrize("name", ["gaussian", "rational_quadratic", "matern52"])
+def test_autograd_route_on_a_training_point(name):
+    """A query on a clean training point and one on the trigger (r = 0 exactly): the
+    autograd route (TorchKernel.pair) used to return NaN there (sqrt of a zero squared
+    distance), even for the Gaussian; it must equal the closed-form route."""
+    clean, poisoned = _pair_fits(name)
+    Xq = torch.stack((X[0], Z, X[3] + 0.1))
+    g_ad = autograd_shift_gradient(clean, poisoned, Xq)
+    assert bool(torch.isfinite(g_ad).all())
+    assert_close(g_ad, measured_shift_gradient(clean, poisoned, Xq), "autograd",
+                 f"{name}: autograd vs closed-form shift gradient at training points")
+    assert_close(autograd_gn_term(clean, poisoned, Xq), measured_gn_term(clean, poisoned, Xq),
+                 "autograd", f"{name}: GN term at training points")
+
+
+def test_autograd_route_refuses_where_the_kernel_has_no_derivative():
+    """Laplace (g'(0) != 0) has no gradient at a training point: the autograd route
+    raises NonDifferentiableError (like the closed-form route), not a NaN."""
+    clean, poisoned = _pair_fits("laplace")
+    with pytest.raises(NonDifferentiableError, match="laplace"):
+        measured_shift_gradient(clean, poisoned, X[:1])
+    with pytest.raises(NonDifferentiableError, match="laplace"):
+        autograd_shift_gradient(clean, poisoned, X[:1])
+    g = autograd_shift_gradient(clean, poisoned, X[:1] + 0.05)  # off the data: fine
+    assert_close(g, measured_shift_gradient(clean, poisoned, X[:1] + 0.05), "autograd")
+
+
+@pytest.mark.parametrize("other", [
+    dict(name="laplace"),
+    dict(name="gaussian", ell=2.0),
+    dict(name="gaussian", ridge=0.2),
+])
+def test_pair_functions_refuse_mismatched_fits(other):
+    """Clean and poisoned fits with different kernels (name or hyper-parameters) or ridges
+    used to be accepted, their difference reported as the poison's shift."""
+    clean, _ = _pair_fits("gaussian")
+    Xp, yp = clone_cluster(Z, 3, 2.0)
+    name = other.get("name", "gaussian")
+    params = {k: v for k, v in other.items() if k not in ("name", "ridge")}
+    _, poisoned = fit_clean_and_poisoned(get_kernel(name, **params), other.get("ridge", 0.1),
+                                         X, Y, Xp, yp)
+    Xq = X[:2] + 0.05
+    for fn in (measured_shift, measured_shift_gradient, measured_gn_term,
+               autograd_shift_gradient, autograd_gn_term):
+        with pytest.raises(MismatchedFitsError, match="different (kernels|ridges)"):
+            fn(clean, poisoned, Xq)
+    assert issubclass(MismatchedFitsError, ValueError)
+
+
+@pytest.mark.parametrize("outputs", [None, 3])
+def test_pair_functions_on_no_queries(outputs):
+    """No queries (shape (0, d)): empty results of the documented shapes (the autograd
+    route used to fail in torch.stack, the closed-form route inside the chunking)."""
+    Xp, _ = clone_cluster(Z, 3, 2.0)
+    yy = Y if outputs is None else torch.randn(8, outputs, dtype=torch.float64, generator=G)
+    yp = torch.full((3, *(() if outputs is None else (outputs,))), 2.0, dtype=torch.float64)
+    clean, poisoned = fit_clean_and_poisoned("gaussian", 0.1, X, yy, Xp, yp)
+    E = torch.zeros(0, 3, dtype=torch.float64)
+    o = () if outputs is None else (outputs,)
+    assert measured_shift(clean, poisoned, E).shape == (0, *o)
+    assert measured_shift_gradient(clean, poisoned, E).shape == (0, *o, 3)
+    assert autograd_shift_gradient(clean, poisoned, E).shape == (0, *o, 3)
+    assert measured_gn_term(clean, poisoned, E).shape == (0, 3, 3)
+    assert autograd_gn_term(clean, poisoned, E).shape == (0, 3, 3)
+
+
+def test_clean_conditionals_match_their_definitions():
+    """clean_conditionals: k~ by conditional_kernel, f_C(zeta) by the clean fit, grad k~
+    by autograd of k~(., zeta) built from TorchKernel.pair (an independent route)."""
+    k = get_kernel("gaussian")
+    clean = fit_clean_and_poisoned(k, 0.1, X, Y, *clone_cluster(Z, 2, 2.0)).clean
+    x0 = Z + 0.3
+    cond = clean_conditionals(clean, x0, Z)
+    assert_close(cond.kt0, float(conditional_kernel(clean, x0, Z)[0, 0]), "exact")
+    assert_close(cond.ktz, float(conditional_kernel(clean, Z, Z)[0, 0]), "exact")
+    assert_close(cond.fCz, float(clean.predict(Z)[0]), "exact")
+    A = k.gram(X) + 0.1 * torch.eye(8, dtype=torch.float64)
+    w = torch.linalg.solve(A, k.gram(X, Z[None])[:, 0])
+
+    def kt(x):
+        return k.pair(x[None], Z[None])[0] - k.pair(x[None].expand(8, -1), X) @ w
+
+    assert_close(cond.grad, torch.func.grad(kt)(x0), "autograd")

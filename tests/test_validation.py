@@ -10,7 +10,7 @@ import torch
 from derivations.conventions import ridge_from_lambda
 from derivations.kernels import UnknownKernelError
 from numerics.kernels import TorchKernel, check_gram_psd, get_kernel
-from numerics.krr import KRR
+from numerics.krr import KRR, EmptyTrainingSetError
 from numerics.tolerances import assert_close, is_close
 from numerics.validation import NotPSDError, SingularSystemError
 
@@ -98,3 +98,62 @@ def test_loss_hessian_parts():
     assert_close(lh.gauss_newton, g[:, :, None] * g[:, None, :], "exact", "GN part")
     assert_close(lh.residual, f[:, None, None] * h, "exact", "residual part")
     assert_close(lh.total, lh.gauss_newton + lh.residual, "exact", "total")
+
+
+# --------------------------------------------------------------- regression: issue 13
+
+
+@pytest.mark.parametrize("bad, kind", [
+    (X.to(torch.complex128) + 1e-3j, "complex"),
+    (X.numpy() + 1e-3j, "complex"),
+    ([[1.0 + 2.0j, 0.0, 0.0]], "complex"),
+    (X > 0, "boolean"),
+    ((X > 0).numpy(), "boolean"),
+    ([["a", "b", "c"]], "real numbers"),
+    ([[object(), 1.0, 2.0]], "real numbers"),
+    ([[None, 1.0, 2.0]], "real numbers"),
+])
+def test_non_real_inputs_are_refused_naming_the_argument(bad, kind):
+    """Complex inputs used to lose their imaginary part silently (and bool / string /
+    object arrays were cast or failed inside NumPy): now a TypeError naming the argument."""
+    with pytest.raises(TypeError, match=f"training inputs X .*{kind}|training inputs X "
+                                        f"must .*{kind}"):
+        KRR("gaussian", 0.1).fit(bad, y[:len(bad)] if len(bad) < 6 else y)
+    model = KRR("gaussian", 0.1).fit(X, y)
+    with pytest.raises(TypeError, match=f"query points .*{kind}"):
+        model.predict(bad)
+
+
+def test_real_inputs_of_every_kind_still_accepted():
+    """Integer, float32 and list-of-tensor inputs are real: converted to float64."""
+    ref = KRR("gaussian", 0.1).fit(X, y).predict(X[:2])
+    as_list = [row for row in X]
+    assert_close(KRR("gaussian", 0.1).fit(as_list, y).predict(X[:2]), ref, "exact")
+    ints = torch.arange(6, dtype=torch.int64)
+    assert KRR("gaussian", 0.1).fit(X, ints).alpha.dtype == torch.float64
+
+
+def test_fit_on_zero_rows_is_a_named_error():
+    """Zero training rows used to crash inside torch (a max over an empty tensor)."""
+    with pytest.raises(EmptyTrainingSetError, match="training inputs X have zero rows"):
+        KRR("gaussian", 0.1).fit(torch.zeros(0, 3, dtype=torch.float64),
+                                 torch.zeros(0, dtype=torch.float64))
+    assert issubclass(EmptyTrainingSetError, ValueError)
+
+
+@pytest.mark.parametrize("name", ["gaussian", "ntk_relu"])
+@pytest.mark.parametrize("outputs", [None, 4])
+def test_empty_queries_give_empty_results(name, outputs):
+    """A (0, d) query set gives empty results of the documented shapes (the derivatives
+    used to fail with an IndexError inside the chunking)."""
+    yy = y if outputs is None else torch.randn(6, outputs, dtype=torch.float64)
+    model = KRR(name, 0.1).fit(X, yy)
+    E = torch.zeros(0, 3, dtype=torch.float64)
+    o = () if outputs is None else (outputs,)
+    assert model.predict(E).shape == (0, *o)
+    assert model.input_gradient(E).shape == (0, *o, 3)
+    assert model.input_hessian(E).shape == (0, *o, 3, 3)
+    f, g, h = model.derivatives(E)
+    assert (f.shape, g.shape, h.shape) == ((0, *o), (0, *o, 3), (0, *o, 3, 3))
+    lh = model.loss_hessian(E, torch.zeros(0, *o, dtype=torch.float64))
+    assert lh.total.shape == (0, 3, 3)
