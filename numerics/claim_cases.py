@@ -265,12 +265,13 @@ def stated_closed_form(case: PoisonCase) -> float:
 
 def kernel_scaled(name: str, pexp: float) -> TorchKernel:
     """Kernel ``name`` with every real hyper-parameter at ``default * 10**pexp`` (integer
-    ones at their defaults): a pinnable family for the ``as_stated`` tests."""
+    ones at their defaults), clipped into each parameter's declared range
+    (:func:`numerics.registration.scaled_params`): a pinnable family for the ``as_stated``
+    tests."""
+    from numerics.registration import scaled_params
+
     spec = get_spec(name)
-    vals = {p.name: (p.default if p.symbol.is_integer else
-                     (p.default if p.default == 0 else p.default * 10**pexp))
-            for p in spec.params}
-    return TorchKernel(spec, **vals)
+    return TorchKernel(spec, **scaled_params(spec, pexp))
 
 
 #: counterexample pinned for every kernel: clean data around the trigger (zeta 0.3 from a

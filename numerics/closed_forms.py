@@ -61,7 +61,7 @@ from derivations.conventions import y_t as y_t_sym
 from derivations.kernels import KernelSpec, UnknownKernelError, a, b, get_spec, r, u
 from numerics.kernels import TorchKernel, lambdify_torch
 from numerics.krr import KRR
-from numerics.poisons import conditional_kernel, conditional_kernel_gradient
+from numerics.poisons import clean_conditionals
 from numerics.validation import DEFAULT_DTYPE
 
 __all__ = [
@@ -340,12 +340,10 @@ def clean_quantities(kernel: TorchKernel | KernelSpec | str, X: Any, y: Any, zet
         kt0, ktz, gt = k0, kz, g
         f_Cz: float | np.ndarray = 0.0 if outputs is None else np.zeros(outputs)
     else:
-        clean = KRR(kern, cc).fit(t(Xa), t(ya))
-        kt0 = float(conditional_kernel(clean, xt, zt)[0, 0])
-        ktz = float(conditional_kernel(clean, zt, zt)[0, 0])
-        gt = conditional_kernel_gradient(clean, xt, zt)[0]
-        fz = clean.predict(zt)[0]
-        f_Cz = float(fz) if outputs is None else fz.numpy().copy()
+        # the one computation of the clean-data conditionals (numerics.poisons)
+        cond = clean_conditionals(KRR(kern, cc).fit(t(Xa), t(ya)), xt, zt)
+        kt0, ktz, gt = cond.kt0, cond.ktz, cond.grad
+        f_Cz = cond.fCz if outputs is None else cond.fCz.numpy().copy()
     return CleanQuantities(kernel=kern, c=cc, n_clean=int(Xa.shape[0]), outputs=outputs,
                            x0=xq, zeta=z, k0=k0, k_zeta=kz, kt0=kt0, ktz=ktz, f_Cz=f_Cz,
                            grad_k=g.numpy().copy(), grad_kt=gt.numpy().copy())
