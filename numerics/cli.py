@@ -264,16 +264,15 @@ def _claim_ids(values: Sequence[str]) -> list[str]:
     return list(dict.fromkeys(ids))
 
 
-def _kernel_names(values: Sequence[str], option: str = "--kernel", *,
-                  user_slot: bool = True) -> list[str]:
-    """``values`` checked against the registry (and the tests' ``user-registered`` slot)."""
+def _kernel_names(values: Sequence[str], option: str = "--kernel") -> list[str]:
+    """``values`` checked against the registry, with the user kernels of
+    ``POISONCURV_KERNELS`` / ``[tool.poisoncurv]`` / entry points loaded first (the claim
+    checks see the same kernels: the test configuration loads them the same way)."""
     from derivations.kernels import REGISTRY
+    from numerics.registration import load_user_kernels
 
+    load_user_kernels()
     valid = list(REGISTRY)
-    if user_slot:
-        from numerics.strategies import USER_KERNELS
-
-        valid.append(USER_KERNELS)
     bad = [k for k in values if k not in valid]
     if bad:
         raise CliUsageError(f"{option}: unknown kernel {', '.join(map(repr, bad))}; valid "
@@ -442,7 +441,7 @@ def cmd_kernels(args: argparse.Namespace) -> int:
     _import_user_modules(args.imports)
     infos = list_kernels()
     if args.names:
-        _kernel_names(args.names, "kernels", user_slot=False)  # unknown: a usage error
+        _kernel_names(args.names, "kernels")  # unknown: a usage error
         infos = [k for k in infos if k.name in set(args.names)]
     out = []
     if not args.no_classify:

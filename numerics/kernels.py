@@ -199,7 +199,7 @@ class TorchKernel:
         values = tuple(torch.as_tensor(self.params[p.name], dtype=s.dtype, device=s.device)
                        for p in self.spec.params)
         in_s, g, g1_0, g2_0 = self._pair_radial(self.spec)
-        if in_s:
+        if in_s and not self.spec.removable_at_zero:
             return g(s, *values)
         zero = s == 0
         params = tuple(self.params[p.name] for p in self.spec.params)
@@ -208,9 +208,13 @@ class TorchKernel:
             raise NonDifferentiableError(
                 f"kernel {self.name!r} has no derivative at x = x' (dk/dr at r = 0 is "
                 f"{d1:g}, not 0): a query coincides with a training point")
-        root = torch.sqrt(torch.where(zero, torch.ones_like(s), s))  # no sqrt'(0) anywhere
-        far = g(root, *values)
-        near = g(torch.zeros_like(s), *values)
+        safe = torch.where(zero, torch.ones_like(s), s)  # no sqrt'(0), no 0/0 anywhere
+        far = g(safe if in_s else torch.sqrt(safe), *values)
+        if self.spec.removable_at_zero:  # g(0) as the (budgeted) limit r -> 0+
+            g0 = self.spec.zero_value()
+            near = torch.full_like(s, float(self.spec.subs_params(g0, **self.params)))
+        else:
+            near = g(torch.zeros_like(s), *values)
         if np.isfinite(d2):
             near = near + 0.5 * d2 * s
         return torch.where(zero, near, far)
@@ -225,16 +229,15 @@ class TorchKernel:
         s = sp.Symbol("s_pair", nonnegative=True)
         syms = spec.param_symbols
         ks = spec.expr.subs(r, sp.sqrt(s))
-        if not any(p.base.has(s) and not p.exp.is_integer
-                                     for p in ks.atoms(sp.Pow)):
-            return True, lambdify_torch((s, *syms), ks), None, None
+        in_s = not any(p.base.has(s) and not p.exp.is_integer for p in ks.atoms(sp.Pow))
 
         def at_zero(expr: sp.Expr) -> Callable[..., float]:
             def value(*params: float) -> float:
                 e = expr.subs(dict(zip(syms, params, strict=True)))
                 v = e.subs(r, 0)
                 if not (v.is_number and v.is_finite):
-                    v = sp.limit(e, r, 0, "+")
+                    with symbolic_budget(spec.name, "one-sided limit at r = 0 (autograd path)"):
+                        v = sp.limit(e, r, 0, "+")
                 try:
                     out = float(v)
                 except (TypeError, ValueError):
@@ -244,8 +247,8 @@ class TorchKernel:
             return cache(value)
 
         d1 = sp.diff(spec.expr, r)
-        return (False, lambdify_torch((r, *syms), spec.expr), at_zero(d1),
-                at_zero(sp.diff(d1, r)))
+        g = lambdify_torch((s, *syms), ks) if in_s else lambdify_torch((r, *syms), spec.expr)
+        return in_s, g, at_zero(d1), at_zero(sp.diff(d1, r))
 
     # --------------------------------------------------------- input derivatives
     def derivatives(self, Xq, Y, weights=None, *, order: int = 2):
