@@ -193,7 +193,7 @@ class SinMinusXCos(sp.Function):
     """``g(t) = sin t - t cos t`` as one function, so that its floating-point evaluation
     can avoid the cancellation at small ``t`` (``g ~ t^3 / 3``): the Cho-Saul angular
     factor is ``J_1(theta) = sin theta + (pi - theta) cos theta = g(pi - theta)``.  The torch
-    implementation (series below 1/2) is :func:`numerics.ntk.sin_minus_x_cos`."""
+    implementation (series below 1) is :func:`numerics.ntk.sin_minus_x_cos`."""
 
     @classmethod
     def eval(cls, t):
