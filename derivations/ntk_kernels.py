@@ -627,8 +627,9 @@ CONVENTIONS: tuple[Convention, ...] = (
         "Cho & Saul 2009 (NeurIPS), arc-cosine kernel of order 1, l-fold composition",
         "k_1^(l)(x, y), J_1(theta) = sin theta + (pi - theta) cos theta", "nngp",
         (), (("beta", "0"), ("sigma_w2", "2")),
-        "l compositions = depth l",
-        note="ReLU only; k_0 (order 0) is 2 E[relu' relu'], the NTK's derivative factor"),
+        "l compositions = depth l", factor="1/2",
+        note="ReLU only; their first map has unit weight variance (k_1 = 2 E[relu relu]), "
+        "ours sigma_w2 = 2; k_0 (order 0) is 2 E[relu' relu'], the NTK's derivative factor"),
     Convention(
         "neural-tangents stax (Novak et al. 2020), parameterization='ntk'",
         "serial(Dense(h, W_std, b_std), Relu() | Erf(), ..., Dense(1, W_std, b_std))",
