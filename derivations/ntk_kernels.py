@@ -495,12 +495,15 @@ def recursion_latex(activation: str, depth: int, bias: sp.Expr = beta, **options
 def network_params(beta_default: float = 1.0, sigma_w2_default: float = 1.0) -> tuple:
     """The two :class:`~derivations.kernels.Param` of every network kernel, with declared
     ranges: ``beta`` (bias std) in ``[0, 3]``, ``sigma_w2`` (weight variance) in
-    ``[0.25, 4]`` (``2`` is the ReLU "He" / critical value; larger values make deep erf
-    kernels saturate and deep ReLU kernels grow like ``(sigma_w^2 / 2)^L``)."""
+    ``[0.05, 20]`` (``2`` is the ReLU "He" / critical value; the kernels are finite for
+    every ``sigma_w2 > 0``, but deep erf kernels saturate and deep ReLU kernels grow like
+    ``(sigma_w^2 / 2)^L`` away from it, so the range stops at a factor ~10 either side of
+    the usual values 1 and 2)."""
     from derivations.kernels import Param
 
     return (Param(beta, beta_default, "bias std sigma_b", bounds=(0.0, 3.0)),
-            Param(sigma_w2, sigma_w2_default, "weight variance sigma_w^2", bounds=(0.25, 4.0)))
+            Param(sigma_w2, sigma_w2_default, "weight variance sigma_w^2",
+                  bounds=(0.05, 20.0)))
 
 
 def _describe(net: Network) -> tuple[str, str]:

@@ -130,9 +130,11 @@ def sklearn_gram(name: str, params: dict, X, Y=None) -> np.ndarray:
 # NTK recursions in mpmath
 # ---------------------------------------------------------------------------
 
-#: the built-in NTKs: name -> (activation, number of hidden layers)
-NTK_KERNELS = {"ntk_relu": ("relu", 1), "ntk_erf": ("erf", 1),
-               "ntk_relu_d2": ("relu", 2), "ntk_erf_d2": ("erf", 2)}
+#: the built-in network kernels: name -> (activation, number of hidden layers, kind)
+NTK_KERNELS = {"ntk_relu": ("relu", 1, "ntk"), "ntk_erf": ("erf", 1, "ntk"),
+               "ntk_relu_d2": ("relu", 2, "ntk"), "ntk_erf_d2": ("erf", 2, "ntk"),
+               "ntk_relu_d3": ("relu", 3, "ntk"), "ntk_erf_d3": ("erf", 3, "ntk"),
+               "nngp_relu": ("relu", 1, "nngp"), "nngp_erf": ("erf", 1, "nngp")}
 
 
 def relu_expectations(s11, s22, s12) -> tuple[mpmath.mpf, mpmath.mpf]:

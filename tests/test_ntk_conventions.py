@@ -139,7 +139,7 @@ def test_network_options_are_checked():
         with pytest.raises(NetworkError, match=word):
             Network(**kwargs)
     with pytest.raises(ValueError, match="sigma_w2"):
-        TorchKernel("ntk_relu", sigma_w2=5.0)  # outside the declared range [0.25, 4]
+        TorchKernel("ntk_relu", sigma_w2=25.0)  # outside the declared range [0.05, 20]
     assert issubclass(NetworkError, ValueError)
     spec = ntk_spec("erf", 2, readout_bias=True, input_dim=5)
     assert spec.network == Network("erf", 2, readout_bias=True, input_dim=5)
