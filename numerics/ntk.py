@@ -36,6 +36,7 @@ from derivations.ntk_kernels import Network, NetworkError, stable_layer_maps
 __all__ = [
     "sin_minus_x_cos",
     "first_layer_angle",
+    "NEAR_SIN2",
     "augmentation",
     "network_value",
     "network_gram",
@@ -48,8 +49,11 @@ _SERIES_BELOW = 1.0
 #: the series' coefficients: sin t - t cos t = sum_k>=1 (-1)^(k+1) 2k t^(2k+1) / (2k+1)!
 _COEFFS = [(-1) ** (k + 1) * 2 * k / math.factorial(2 * k + 1) for k in range(1, 15)]
 
-#: upper bound on the float64 entries of one pairwise (rows, m, d + 1) intermediate
-_CHUNK_ELEMENTS = 2**24
+#: upper bound on the float64 entries of one (pairs, d + 1) intermediate
+_CHUNK_ELEMENTS = 2**22
+#: pairs whose first-layer angle has sin^2 below this get it from coordinates (elsewhere the
+#: Gram entries give it to ~eps / NEAR_SIN2 relative)
+NEAR_SIN2 = 1e-2
 
 
 def sin_minus_x_cos(t: torch.Tensor) -> torch.Tensor:
@@ -77,29 +81,37 @@ def first_layer_angle(X: torch.Tensor, Y: torch.Tensor, c: float,
     """``(theta, pi - theta, |x|^2 - |y|^2)`` for every pair of rows, ``theta`` the angle
     between ``(x, c)`` and ``(y, c)``; see the module docstring.  ``u`` (``x . y``, e.g.
     with identical pairs set to ``|x|^2`` exactly) gives the cosine's sign and size (an
-    error ``~eps`` there moves the angle by ``~eps``, see :func:`torch.atan2`)."""
+    error ``~eps`` there moves the angle by ``~eps``, see :func:`torch.atan2`).
+
+    The orthogonal component is first estimated from the Gram entries (error ``~eps /
+    sin^2 theta`` relative); pairs with ``sin^2 theta <`` :data:`NEAR_SIN2` (and only those:
+    O(d) work per pair) get it from the direct difference or sum."""
     n, d = X.shape
     m = Y.shape[0]
-    cc = torch.full((1,), c, dtype=X.dtype, device=X.device)
-    Xa = torch.cat((X, cc.expand(n, 1)), 1)
-    Ya = torch.cat((Y, cc.expand(m, 1)), 1)
-    nx = torch.linalg.vector_norm(Xa, dim=1)
-    Xh = Xa / nx[:, None]
     if u is None:
         u = X @ Y.T
-    cos_part = (u + c * c) / nx[:, None]  # (y, c) . x_hat
-    perp = torch.empty(n, m, dtype=X.dtype, device=X.device)
-    dab = torch.empty(n, m, dtype=X.dtype, device=X.device)
-    rows = max(1, _CHUNK_ELEMENTS // max(1, m * (d + 1)))
-    for s in range(0, n, rows):
-        xa, xh = Xa[s : s + rows, None, :], Xh[s : s + rows, None, :]
-        diff = Ya[None] - xa  # (rows, m, d + 1), direct differences (last entry 0)
-        summ = Ya[None] + xa
-        dab[s : s + rows] = -(diff * summ).sum(-1)  # |x|^2 - |y|^2 (c cancels exactly)
-        short = torch.where(((diff * diff).sum(-1) <= (summ * summ).sum(-1))[..., None],
-                            diff, summ)
-        proj = (short * xh).sum(-1, keepdim=True)
-        perp[s : s + rows] = torch.linalg.vector_norm(short - proj * xh, dim=-1)
+    c2 = c * c
+    na, nb = (X * X).sum(1)[:, None] + c2, (Y * Y).sum(1)[None, :] + c2
+    nx = torch.sqrt(na)
+    cos_part = (u + c2) / nx  # (y, c) . x_hat
+    det = na * nb - (u + c2) ** 2
+    perp = torch.sqrt(torch.clamp(det, min=0.0)) / nx
+    dab = na - nb
+    qi, ji = torch.nonzero(~(det >= NEAR_SIN2 * na * nb), as_tuple=True)  # (NaN: near)
+    if qi.numel():
+        cc = torch.full((1,), c, dtype=X.dtype, device=X.device)
+        Xa, Ya = torch.cat((X, cc.expand(n, 1)), 1), torch.cat((Y, cc.expand(m, 1)), 1)
+        Xh = Xa / torch.linalg.vector_norm(Xa, dim=1, keepdim=True)
+        step = max(1, _CHUNK_ELEMENTS // (d + 1))
+        for s in range(0, qi.numel(), step):
+            q, j = qi[s : s + step], ji[s : s + step]
+            xa, xh, ya = Xa[q], Xh[q], Ya[j]  # (P, d + 1)
+            diff, summ = ya - xa, ya + xa  # direct differences and sums (last entry: 0, 2c)
+            dab[q, j] = -(diff * summ).sum(-1)  # |x|^2 - |y|^2
+            short = torch.where(((diff * diff).sum(-1) <= (summ * summ).sum(-1))[:, None],
+                                diff, summ)
+            proj = (short * xh).sum(-1, keepdim=True)
+            perp[q, j] = torch.linalg.vector_norm(short - proj * xh, dim=-1)
     return torch.atan2(perp, cos_part), torch.atan2(perp, -cos_part), dab
 
 
