@@ -777,23 +777,29 @@ _BUILTIN = [
     ),
     # the one-hidden-layer ReLU NTK (arc-cosine form), built like the deeper ones:
     # Theta = (sqrt(a'b' - u'^2) + 2 (pi - theta) u') / (2 pi) with a' = a + beta^2, ...
+    # (at the defaults sigma_w2 = 1, beta = 1 of derivations.ntk_kernels.network_params)
     replace(
         _ntk.ntk_spec("relu", 1),
         title="NTK, one hidden ReLU layer",
         notes="Infinite-width NTK of a one-hidden-layer ReLU network in NTK parametrisation "
-        "with N(0,1) weights and bias std beta, both layers trained.",
+        "with weight variance sigma_w2 (default 1) and bias std beta, both layers trained.",
     ),
-    # fully connected NTKs built in derivations/ntk_kernels.py (issue 6): erf with one
-    # hidden layer, and two hidden layers for both activations (the depth-1 ReLU NTK is
-    # ntk_relu above, which ntk_spec("relu", 1) reproduces).  Deep ReLU NTKs declare the
-    # first layer's singular set (ntk_kernels.relu_singular), so gradient_coefficients takes
-    # no diagonal limit for them; erf NTKs are smooth and their diagonal values come by
-    # substitution.  Depth 3 (ntk_spec(act, 3)) is not registered: it adds ~18 s of SymPy
-    # differentiation + lambdify per test process and ~100 s to the default test run, and the
-    # erf one fails C2's tight-cluster slope check (test_tight_cluster_error_vanishes_with_
-    # sigma: the measured error, linear in sigma below 1e-4, nearly cancels between its first-
-    # and second-order parts at sigma ~ 1e-3 ell, so the slope over [1e-4, 1e-3] is 0.39).
-    *(_ntk.ntk_spec(act, depth) for act, depth in (("erf", 1), ("relu", 2), ("erf", 2))),
+    # fully connected NTKs and NNGP kernels built in derivations/ntk_kernels.py (issues 6,
+    # 13): NTKs of depth 1 to 3 for both activations (the depth-1 ReLU NTK is ntk_relu
+    # above), and the NNGP kernels of one hidden layer.  All have the parameters beta (bias
+    # std) and sigma_w2 (weight variance), NTK parametrisation, no readout bias, no input
+    # scaling; other variants: ntk_spec / nngp_spec options.  ReLU kernels declare the first
+    # layer's singular set (ntk_kernels.relu_singular), so gradient_coefficients takes no
+    # diagonal limit for them; erf kernels are smooth and their diagonal values come by
+    # substitution.  Torch evaluates them by the stable recursion of numerics/ntk.py (the
+    # spec's ``network``).  Known: ntk_erf_d3 fails C2's tight-cluster slope check
+    # (test_tight_cluster_error_vanishes_with_sigma, slope 0.39 over sigma/ell in [1e-4,
+    # 1e-3]): its signed relative error is ~ -2.9e-3 sigma/ell + 3.6 (sigma/ell)^2, which
+    # vanishes linearly but changes sign at sigma ~ 8e-4 ell, inside that window -- the
+    # check's log-log slope of |error| is what fails, not the claim.
+    *(_ntk.ntk_spec(act, depth) for act, depth in (("erf", 1), ("relu", 2), ("erf", 2),
+                                                   ("relu", 3), ("erf", 3))),
+    *(_ntk.nngp_spec(act, 1) for act in ("relu", "erf")),
 ]
 
 for _spec in _BUILTIN:

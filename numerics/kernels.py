@@ -142,7 +142,16 @@ class TorchKernel:
         return f"TorchKernel({self.name}{', ' if ps else ''}{ps})"
 
     def fn(self, key: str) -> Callable[..., torch.Tensor]:
-        """The override for ``key`` if the spec has one, else the generated function."""
+        """The override for ``key`` if the spec has one, else the generated function.
+
+        For a network kernel (``spec.network`` set) the value ``"k"`` is the stable layer
+        recursion of :func:`numerics.ntk.network_value` (in ``a, b, u``); :meth:`gram`
+        evaluates it with the first layer's angle from coordinates instead."""
+        if key == "k" and self.spec.network is not None:
+            from numerics.ntk import network_value
+
+            net, params = self.spec.network, self.params
+            return lambda *xs: network_value(net, params, *xs)
         override = self.spec.overrides.get(key)
         if override is None:
             return self.generated[key]
@@ -170,10 +179,21 @@ class TorchKernel:
         """Gram matrix ``K[i, j] = k(X[i], Y[j])`` (``Y = X`` when omitted)."""
         X = as_points(X, name="X")
         Y = X if Y is None else as_points(Y, name="Y", d=X.shape[1], device=X.device)
-        K = self.fn("k")(*self._invariants(X, Y))
+        if self.spec.network is not None:
+            K = self._network_gram(X, Y)
+        else:
+            K = self.fn("k")(*self._invariants(X, Y))
         if not bool(torch.isfinite(K).all()):
             raise ValueError(f"kernel {self.name!r} produced non-finite Gram entries")
         return K
+
+    def _network_gram(self, X: torch.Tensor, Y: torch.Tensor) -> torch.Tensor:
+        """Gram matrix of a network kernel (NTK / NNGP): the stable recursion of
+        :mod:`numerics.ntk`, the ReLU's first-layer angle computed from the coordinates
+        (direct differences and sums of the inputs, not the rounded cosine)."""
+        from numerics.ntk import network_gram
+
+        return network_gram(self.spec.network, self.params, X, Y, self._invariants(X, Y))
 
     def pair(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         """``k(x, y)`` for matched rows (``(..., d)`` -> ``(...)``); differentiable by autograd.

@@ -55,6 +55,12 @@ __all__ = [
     "ntk_reference",
     "ntk_reference_gram",
     "first_layer_sin2",
+    "network_reference",
+    "jacot_ntk",
+    "lee2018_nngp",
+    "arora_ntk",
+    "cho_saul_k1",
+    "nt_stax_kernel",
 ]
 
 #: working precision (decimal digits) of the mpmath reference
@@ -124,9 +130,11 @@ def sklearn_gram(name: str, params: dict, X, Y=None) -> np.ndarray:
 # NTK recursions in mpmath
 # ---------------------------------------------------------------------------
 
-#: the built-in NTKs: name -> (activation, number of hidden layers)
-NTK_KERNELS = {"ntk_relu": ("relu", 1), "ntk_erf": ("erf", 1),
-               "ntk_relu_d2": ("relu", 2), "ntk_erf_d2": ("erf", 2)}
+#: the built-in network kernels: name -> (activation, number of hidden layers, kind)
+NTK_KERNELS = {"ntk_relu": ("relu", 1, "ntk"), "ntk_erf": ("erf", 1, "ntk"),
+               "ntk_relu_d2": ("relu", 2, "ntk"), "ntk_erf_d2": ("erf", 2, "ntk"),
+               "ntk_relu_d3": ("relu", 3, "ntk"), "ntk_erf_d3": ("erf", 3, "ntk"),
+               "nngp_relu": ("relu", 1, "nngp"), "nngp_erf": ("erf", 1, "nngp")}
 
 
 def relu_expectations(s11, s22, s12) -> tuple[mpmath.mpf, mpmath.mpf]:
@@ -139,11 +147,11 @@ def relu_expectations(s11, s22, s12) -> tuple[mpmath.mpf, mpmath.mpf]:
     det = s11 * s22 - s12**2
     det = max(det, mpmath.mpf(0))  # Cauchy-Schwarz; only rounding at DPS digits can go below
     theta = mpmath.atan2(mpmath.sqrt(det), s12)
-    norm = mpmath.sqrt(s11 * s22)
     J0 = mpmath.pi - theta
-    J1 = mpmath.sin(theta) + (mpmath.pi - theta) * mpmath.cos(theta)
+    # |x||y| J_1 = |x||y| (sin theta + (pi - theta) cos theta), with |x||y| sin theta =
+    # sqrt(det) and |x||y| cos theta = s12 exactly (no sin(pi) ~ 1e-DPS at theta = pi)
     k0 = J0 / mpmath.pi
-    k1 = norm * J1 / mpmath.pi
+    k1 = (mpmath.sqrt(det) + J0 * s12) / mpmath.pi
     return k1 / 2, k0 / 2
 
 
@@ -262,3 +270,169 @@ def first_layer_sin2(beta, X, Y) -> np.ndarray:
                 s12 = mpmath.fsum(p * q for p, q in zip(xs, ys, strict=True)) + b2
                 out[i, j] = float((s11 * s22 - s12**2) / (s11 * s22))
     return out
+
+
+# ---------------------------------------------------------------------------
+# the general fully connected network, and other papers' and libraries' conventions,
+# each written from its own definitions (for derivations.ntk_kernels.CONVENTIONS)
+# ---------------------------------------------------------------------------
+
+
+def _vec(x) -> list:
+    return [mpmath.mpf(float(v)) for v in x]
+
+
+def _dot(p, q):
+    return mpmath.fsum(a * b for a, b in zip(p, q, strict=True))
+
+
+def network_reference(activation: str, depth: int, x, y, *, beta, sigma_w2=1,
+                      kind: str = "ntk", readout_bias: bool = False, input_dim=None,
+                      parametrisation: str = "ntk", width=None, dps: int = DPS) -> mpmath.mpf:
+    """The NTK or NNGP kernel of a fully connected network with ``depth`` hidden layers,
+    weight variance ``sigma_w2``, bias std ``beta``, input scaled by ``1/sqrt(input_dim)``
+    (``None``: not scaled), with or without a readout bias, at ``dps`` digits.
+
+    NTK parametrisation (Lee et al. 2019, eqs. (3)-(5) written layer by layer): the
+    pre-activation covariance ``K <- sigma_w2 E[g g](K) + beta^2`` and the NTK ``Theta <- K
+    + sigma_w2 E[g' g'](K) Theta``.  Standard parametrisation (Sohl-Dickstein et al. 2020):
+    ``W ~ N(0, sigma_w2 / fan_in)`` trained directly, so a layer's own weights contribute
+    ``fan_in`` times the covariance of its inputs (``x.y / n_0`` for the first, ``E[g g]``
+    for later ones, fan-in ``width``) and its bias 1."""
+    with mpmath.workdps(dps):
+        xs, ys = _vec(x), _vec(y)
+        n0 = 1 if input_dim is None else input_dim
+        w, b2 = mpmath.mpf(sigma_w2), mpmath.mpf(beta) ** 2
+        std = parametrisation == "standard"
+        # inputs: their "covariance" and the first layer
+        c11, c22, c12 = (_dot(p, q) / n0 for p, q in ((xs, xs), (ys, ys), (xs, ys)))
+        K = (w * c11 + b2, w * c22 + b2, w * c12 + b2)
+        T = n0 * c12 + 1 if std else K[2]
+        ex = _EXPECTATIONS[activation]
+        for layer in range(1, depth + 1):
+            last = layer == depth
+            E12, Ed12 = ex(*K)
+            E11, E22 = ex(K[0], K[0], K[0])[0], ex(K[1], K[1], K[1])[0]
+            bias = (not last) or readout_bias
+            bb = b2 if bias else 0
+            newK = (w * E11 + bb, w * E22 + bb, w * E12 + bb)
+            own = (width * E12 + (1 if bias else 0)) if std else newK[2]
+            T = own + w * Ed12 * T
+            K = newK
+        return +(K[2] if kind == "nngp" else T)
+
+
+def jacot_ntk(activation: str, n_layers: int, beta, x, y, *, dps: int = DPS) -> mpmath.mpf:
+    """Jacot, Gabriel & Hongler (2018), NTK of a network with layers ``0 .. L`` (``L =
+    n_layers``; layer ``L`` is the output), ``alpha^(l+1) = n_l^{-1/2} W^(l) sigma(
+    alpha^(l)) + beta b^(l)``: ``Sigma^(1) = x.y / n_0 + beta^2``, ``Sigma^(l+1) =
+    E[sigma sigma](Sigma^(l)) + beta^2``, ``Theta^(1) = Sigma^(1)``, ``Theta^(l+1) =
+    Theta^(l) Sigmadot^(l+1) + Sigma^(l+1)`` with ``Sigmadot^(l+1) = E[sigma' sigma']
+    (Sigma^(l))``; the kernel is ``Theta^(L)``."""
+    with mpmath.workdps(dps):
+        xs, ys = _vec(x), _vec(y)
+        n0, b2 = len(xs), mpmath.mpf(beta) ** 2
+        S = [_dot(xs, xs) / n0 + b2, _dot(ys, ys) / n0 + b2, _dot(xs, ys) / n0 + b2]
+        Theta = S[2]
+        for _ in range(1, n_layers):
+            ex = _EXPECTATIONS[activation]
+            S12, Sdot = ex(*S)
+            S = [ex(S[0], S[0], S[0])[0] + b2, ex(S[1], S[1], S[1])[0] + b2, S12 + b2]
+            Theta = Theta * Sdot + S[2]
+        return +Theta
+
+
+def lee2018_nngp(activation: str, n_hidden: int, sigma_w2, sigma_b, x, y, *,
+                 dps: int = DPS) -> mpmath.mpf:
+    """Lee et al. (2018), the NNGP of ``n_hidden`` hidden layers: ``K^0(x, y) = sigma_b^2 +
+    sigma_w^2 x.y / d_in`` and ``K^l = sigma_b^2 + sigma_w^2 F_phi(K^{l-1})``; the output's
+    covariance is ``K^L`` with ``L = n_hidden``."""
+    with mpmath.workdps(dps):
+        xs, ys = _vec(x), _vec(y)
+        d = len(xs)
+        w, b2 = mpmath.mpf(sigma_w2), mpmath.mpf(sigma_b) ** 2
+        K = [b2 + w * _dot(xs, xs) / d, b2 + w * _dot(ys, ys) / d, b2 + w * _dot(xs, ys) / d]
+        ex = _EXPECTATIONS[activation]
+        for _ in range(n_hidden):
+            K = [b2 + w * ex(K[0], K[0], K[0])[0], b2 + w * ex(K[1], K[1], K[1])[0],
+                 b2 + w * ex(*K)[0]]
+        return +K[2]
+
+
+def arora_ntk(n_hidden: int, x, y, *, dps: int = DPS) -> mpmath.mpf:
+    """Arora et al. (2019), ReLU, ``c_sigma = 2``, no biases: ``Sigma^(0) = x.y``,
+    ``Sigma^(h) = c_sigma E[relu relu](Lambda^(h))``, ``Sigmadot^(h) = c_sigma E[step
+    step](Lambda^(h))``, ``Theta = sum_{h=1}^{L+1} Sigma^(h-1) prod_{h'=h}^{L+1}
+    Sigmadot^(h')`` with ``Sigmadot^(L+1) = 1`` and ``L = n_hidden``."""
+    with mpmath.workdps(dps):
+        xs, ys = _vec(x), _vec(y)
+        S = [(_dot(xs, xs), _dot(ys, ys), _dot(xs, ys))]
+        Sdot = [None]
+        for _ in range(n_hidden):
+            s11, s22, s12 = S[-1]
+            e12, ed12 = relu_expectations(s11, s22, s12)
+            S.append((2 * relu_expectations(s11, s11, s11)[0],
+                      2 * relu_expectations(s22, s22, s22)[0], 2 * e12))
+            Sdot.append(2 * ed12)
+        Sdot.append(mpmath.mpf(1))
+        total = mpmath.mpf(0)
+        for h in range(1, n_hidden + 2):
+            prod = mpmath.mpf(1)
+            for hp in range(h, n_hidden + 2):
+                prod *= Sdot[hp]
+            total += S[h - 1][2] * prod
+        return +total
+
+
+def _J1(theta):
+    return mpmath.sin(theta) + (mpmath.pi - theta) * mpmath.cos(theta)
+
+
+def cho_saul_k1(n_layers: int, x, y, *, dps: int = DPS) -> mpmath.mpf:
+    """Cho & Saul (2009), arc-cosine kernel of order 1 composed ``n_layers`` times:
+    ``k^(1)(x, y) = |x| |y| J_1(theta) / pi`` with ``theta`` the angle between ``x, y``, and
+    ``k^(l+1)(x, y) = sqrt(k^(l)(x, x) k^(l)(y, y)) J_1(theta^(l)) / pi`` with ``cos
+    theta^(l) = k^(l)(x, y) / sqrt(k^(l)(x, x) k^(l)(y, y))``."""
+    with mpmath.workdps(dps):
+        xs, ys = _vec(x), _vec(y)
+        kxx, kyy, kxy = _dot(xs, xs), _dot(ys, ys), _dot(xs, ys)
+        for _ in range(n_layers):
+            det = max(kxx * kyy - kxy**2, mpmath.mpf(0))
+            theta = mpmath.atan2(mpmath.sqrt(det), kxy)
+            kxy = mpmath.sqrt(kxx * kyy) * _J1(theta) / mpmath.pi
+            kxx, kyy = kxx * _J1(0) / mpmath.pi, kyy * _J1(0) / mpmath.pi
+        return +kxy
+
+
+def nt_stax_kernel(activation: str, n_hidden: int, W_std, b_std, x, y, *, get: str = "ntk",
+                   parameterization: str = "ntk", width=None, dps: int = DPS) -> mpmath.mpf:
+    """The kernel of neural-tangents' ``stax.serial(Dense(width, W_std, b_std), Act(), ...,
+    Dense(1, W_std, b_std))`` with ``n_hidden`` Dense+activation blocks, following the
+    library's documented layer rules: the inputs' kernel is ``x.y / d`` (``d`` features) with
+    NTK 0; ``Dense``: ``nngp <- W_std^2 nngp + b_std^2`` and ``ntk <- nngp_new + W_std^2
+    ntk`` ('ntk'), or ``ntk <- fan_in nngp_old + 1 + W_std^2 ntk`` ('standard'); an
+    activation: ``nngp <- E[g g]``, ``ntk <- ntk E[g' g']``."""
+    with mpmath.workdps(dps):
+        xs, ys = _vec(x), _vec(y)
+        d = len(xs)
+        W2, b2 = mpmath.mpf(W_std) ** 2, mpmath.mpf(b_std) ** 2
+        var1, var2, nngp = _dot(xs, xs) / d, _dot(ys, ys) / d, _dot(xs, ys) / d
+        ntk = mpmath.mpf(0)
+        fan_in = d
+        ex = _EXPECTATIONS[activation]
+        for block in range(n_hidden + 1):
+            # Dense
+            if parameterization == "ntk":
+                var1, var2, nngp = W2 * var1 + b2, W2 * var2 + b2, W2 * nngp + b2
+                ntk = nngp + W2 * ntk
+            else:
+                ntk = fan_in * nngp + 1 + W2 * ntk
+                var1, var2, nngp = W2 * var1 + b2, W2 * var2 + b2, W2 * nngp + b2
+            fan_in = width
+            if block == n_hidden:
+                break
+            # activation
+            e12, ed12 = ex(var1, var2, nngp)
+            var1, var2 = ex(var1, var1, var1)[0], ex(var2, var2, var2)[0]
+            nngp, ntk = e12, ntk * ed12
+        return +(ntk if get == "ntk" else nngp)

@@ -15,11 +15,11 @@ implementations that share no code with it (:mod:`tests._reference_kernels`):
   shape, degree, offset, scale, bias, depth, activation or normalisation constant.
 
 Tolerances: "exact" everywhere (two float64 evaluations of the same function, or one
-against a 40-digit value rounded to float64), except for the ReLU NTKs at pairs whose
-first-layer angle has ``sin^2 <= 1e-3`` (the branch point of ``acos``): there the
-documented "branch_point" tolerance, applied to the entry relative to the kernel's scale
-``sqrt(k(x, x) k(y, y))`` (see :func:`_ntk_comparisons` and
-:func:`test_relu_ntk_exactly_antiparallel_entry`).
+against a 40-digit value rounded to float64), the NTK / NNGP kernels included at exactly
+and nearly (anti)parallel pairs: their first-layer angle comes from the coordinates
+(:mod:`numerics.ntk`), not from ``acos`` of a rounded cosine, which needed a
+``sqrt(eps)`` "branch_point" tolerance there (and gave -6.2e-8 for the NTK's 0 at the
+anti-parallel pair of :func:`test_relu_ntk_exactly_antiparallel_entry`).
 """
 
 from __future__ import annotations
@@ -45,9 +45,8 @@ from tests._reference_kernels import (
     NTK_KERNELS,
     SKLEARN_KERNELS,
     erf_expectations,
-    first_layer_sin2,
     gaussian_expectation_by_quadrature,
-    ntk_reference,
+    network_reference,
     ntk_reference_gram,
     relu_expectations,
     sklearn_routes,
@@ -139,8 +138,6 @@ NTK_DIMS = (1, 2, 3, 5)
 SINES = (1e-1, 1e-2, 1e-4, 1e-7, 0.0)
 #: their scale factors (negative: the anti-parallel side)
 LAMBDAS = (1.0, 0.7, -1.0, -1.6)
-#: where the ReLU NTKs may use the branch-point tolerance: sin^2 of the first-layer angle
-BRANCH_SIN2 = 1e-3
 
 
 def _ntk_points(seed: int, d: int, beta: float) -> tuple[np.ndarray, np.ndarray]:
@@ -166,81 +163,51 @@ def _ntk_points(seed: int, d: int, beta: float) -> tuple[np.ndarray, np.ndarray]
     return np.vstack(rows), np.vstack([base, -base[2], 2.0 * base[2], -base[5]])
 
 
-def _reference(activation: str, depth: int, beta: float, A: np.ndarray, B: np.ndarray,
-               **kw) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The reference Gram ``R``, the branch-point mask (ReLU: first-layer ``sin^2 <=``
-    :data:`BRANCH_SIN2`; erf has none) and the scales ``sqrt(R(a, a) R(b, b))``."""
-    R = ntk_reference_gram(activation, depth, beta, A, B, **kw)
-    if activation == "relu":
-        bp = first_layer_sin2(beta, A, B) <= BRANCH_SIN2
-    else:
-        bp = np.zeros(R.shape, dtype=bool)
-
-    def diag(P: np.ndarray) -> np.ndarray:
-        return np.array([float(ntk_reference(activation, depth, beta, p, p, **kw)) for p in P])
-
-    scale = np.sqrt(np.outer(diag(A), diag(B)))
-    return R, bp, scale
-
-
-def _ntk_comparisons(K: np.ndarray, R: np.ndarray, bp: np.ndarray, scale: np.ndarray):
-    """``(actual, expected, kind, what)`` of the NTK comparison.
-
-    Off branch points: entrywise "exact".  At a ReLU branch point (first-layer ``sin^2 <=
-    1e-3``) the float64 inputs' invariants carry a rounding error ~eps of the kernel's
-    scale, which ``acos`` turns into ~sqrt(eps) of that scale, so the entry is compared
-    at the documented "branch_point" tolerance *relative to* ``sqrt(k(x, x) k(y, y))``
-    (the Cauchy-Schwarz bound on |k(x, y)|).  Entrywise, an entry that is a cancellation
-    of terms of that size (exactly anti-parallel pairs at beta = 0, where the NTK is 0)
-    cannot meet it: see :func:`test_relu_ntk_exactly_antiparallel_entry`."""
-    return [(K[~bp], R[~bp], "exact", "off branch points"),
-            (K[bp] / scale[bp], R[bp] / scale[bp], "branch_point",
-             "at branch points, relative to sqrt(k(x,x) k(y,y))")]
+def _reference(name: str, params: dict, A: np.ndarray, B: np.ndarray) -> np.ndarray:
+    """The 40-digit recursion of the network kernel ``name`` (rounded to float64)."""
+    activation, depth, kind = NTK_KERNELS[name]
+    return np.array([[float(network_reference(activation, depth, x, y, kind=kind, **params))
+                      for y in B] for x in A])
 
 
 @pytest.mark.parametrize("d", NTK_DIMS)
 @pytest.mark.parametrize("beta", BETAS)
 @pytest.mark.parametrize("name", list(NTK_KERNELS))
 def test_ntk_reference(name, beta, d):
-    """Each NTK's Gram equals the 40-digit recursion (rounded to float64)."""
-    activation, depth = NTK_KERNELS[name]
-    k = TorchKernel(name, beta=beta)
+    """Each network kernel's Gram equals the 40-digit recursion (rounded to float64), at
+    the default weight variance (beta = 0, 1) and at sigma_w2 = 2, the ReLU critical value
+    (beta = 0.1, 2.3)."""
+    k = TorchKernel(name, beta=beta, sigma_w2=2.0 if beta in (0.1, 2.3) else 1.0)
     A, B = _ntk_points(_seed(name, beta, d), d, beta)
     K = k.gram(_t(A), _t(B)).numpy()
-    R, bp, scale = _reference(activation, depth, beta, A, B)
-    if activation == "relu":  # the constructed pairs do reach the branch point
-        assert bp.any()
-    for actual, expected, kind, what in _ntk_comparisons(K, R, bp, scale):
-        assert_close(actual, expected, kind, f"{k} vs mpmath NTK recursion, d = {d}, {what}")
+    assert_close(K, _reference(name, k.params, A, B), "exact", f"{k} vs mpmath recursion, d = {d}")
 
 
 @pytest.mark.parametrize("name", list(NTK_KERNELS))
 @given(data=st.data())
 def test_ntk_reference_random_parameters(name, data):
-    """The same at random beta (0 .. 3) and random point clouds (1 .. 6 points, d 1 .. 6)."""
-    activation, depth = NTK_KERNELS[name]
+    """The same at random parameters and random point clouds (1 .. 6 points, d 1 .. 6)."""
     k = data.draw(kernel_for(name))
     X = data.draw(point_clouds(n=st.integers(1, 6)))
     Y = data.draw(point_clouds(n=st.integers(1, 6), d=st.just(X.shape[1])))
-    beta = k.params["beta"]
     K = k.gram(X, Y).numpy()
-    R, bp, scale = _reference(activation, depth, beta, X.numpy(), Y.numpy())
-    for actual, expected, kind, what in _ntk_comparisons(K, R, bp, scale):
-        assert_close(actual, expected, kind, f"{k} vs mpmath NTK recursion, {what}")
+    assert_close(K, _reference(name, k.params, X.numpy(), Y.numpy()), "exact",
+                 f"{k} vs mpmath recursion")
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
-    "ntk_relu (beta = 0) at exactly anti-parallel inputs in d = 1: the NTK is 0 there, but the "
-    "float64 cosine of the invariants is -1 + ulp, so the Gram entry is off by ~sqrt(eps) "
-    "|x||y| in absolute terms, above the branch_point atol (reported; test_ntk_reference "
-    "compares such entries relative to sqrt(k(x,x) k(y,y)))"))
 def test_relu_ntk_exactly_antiparallel_entry():
-    """Entrywise "branch_point" comparison at one exactly anti-parallel pair."""
+    """Regression (issue 13): ntk_relu at beta = 0 and the exactly anti-parallel pair (3.2,
+    -5.8) in d = 1 is 0 (theta = pi: E[relu relu] = E[step step] = 0); acos of the
+    rounded cosine -1 + ulp gave -6.2e-8.  Now exact, entrywise, also for every depth and
+    for the NNGP, and with the roles of the points swapped."""
     X, Y = np.array([[3.2]]), np.array([[-5.8]])
-    K = TorchKernel("ntk_relu", beta=0.0).gram(_t(X), _t(Y)).numpy()
-    R = ntk_reference_gram("relu", 1, 0.0, X, Y)
-    assert abs(R[0, 0]) < 1e-30  # theta = pi: E[relu relu] = E[step step] = 0
-    assert is_close(K, R, "branch_point"), f"ntk_relu(3.2, -5.8) = {K[0, 0]!r}, NTK = 0"
+    assert abs(ntk_reference_gram("relu", 1, 0.0, X, Y)[0, 0]) < 1e-30
+    for name in NTK_KERNELS:
+        k = TorchKernel(name, beta=0.0)
+        for P, Q in ((X, Y), (Y, X)):
+            K = k.gram(_t(P), _t(Q)).numpy()
+            assert_close(K, _reference(name, k.params, P, Q), "exact", f"{k}({P}, {Q})")
+    assert TorchKernel("ntk_relu", beta=0.0).gram(_t(X), _t(Y))[0, 0] == 0.0
 
 
 # ---------------------------------------------------------------------------
@@ -397,9 +364,9 @@ def test_ntk_reference_rejects_wrong_kernel(mutation):
     _, name, beta, (activation, depth, ref_beta, kw) = mutation
     # (the origin only where both have a bias: at beta = 0 the NTK is 0/0 there)
     A, B = _ntk_points(_seed("negative controls", name), 3, min(beta, ref_beta))
-    K = TorchKernel(name, beta=beta).gram(_t(A), _t(B)).numpy()
-    own = _reference(*NTK_KERNELS[name], beta, A, B)
-    assert all(is_close(a, e, kind) for a, e, kind, _ in _ntk_comparisons(K, *own))
-    wrong = _reference(activation, depth, ref_beta, A, B, **kw)
-    assert not all(is_close(a, e, kind) for a, e, kind, _ in _ntk_comparisons(K, *wrong))
+    k = TorchKernel(name, beta=beta)
+    K = k.gram(_t(A), _t(B)).numpy()
+    assert is_close(K, _reference(name, k.params, A, B), "exact")
+    wrong = ntk_reference_gram(activation, depth, ref_beta, A, B, **kw)
+    assert not is_close(K, wrong, "exact")
 

@@ -23,8 +23,20 @@ from derivations.kernels import (
     singular_on_diagonal,
     u,
 )
-from derivations.ntk_kernels import beta, layer_correlations, ntk_spec, recursion_latex
-from numerics.kernels import get_kernel
+from derivations.ntk_kernels import (
+    STATE,
+    Network,
+    beta,
+    gaussian_maps,
+    layer_correlations,
+    ntk_spec,
+    recursion_latex,
+    sigma_w2,
+    stable_layer_maps,
+)
+from numerics.kernels import TorchKernel, get_kernel
+from numerics.ntk import network_value
+from numerics.tolerances import assert_close
 
 
 def _probe_params(spec, seed: int) -> dict:
@@ -146,11 +158,17 @@ def test_relu_layer_correlations_reach_one_only_with_the_first(depth):
 
 
 @pytest.mark.parametrize("name,cusp", [("ntk_relu", True), ("ntk_relu_d2", True),
-                                       ("ntk_erf", False), ("ntk_erf_d2", False)])
+                                       ("ntk_relu_d3", True), ("nngp_relu", False),
+                                       ("ntk_erf", False), ("ntk_erf_d2", False),
+                                       ("ntk_erf_d3", False), ("nngp_erf", False)])
 def test_cusp_on_the_diagonal(name, cusp):
     """(k(x + hv, x) + k(x - hv, x) - 2 k(x, x)) / h is the sum of the two one-sided
     directional derivatives at x' = x: O(1) for a kernel with a cusp there (no derivative;
-    the ReLU NTKs of every depth), O(h) for a smooth one (erf)."""
+    the ReLU NTKs of every depth), O(h) for a smooth one (erf) -- and for the ReLU NNGP
+    (Cho & Saul's order-1 arc-cosine kernel), whose non-smooth part is O(|h|^3) there
+    (``J_1(theta) = pi cos theta + theta^3 / 3 + ...``): it still declares the first-layer
+    singular set, because its gradient coefficients (``phi_uu ~ (1 - rho)^(-1/2)``) have
+    no limit on the diagonal, which is how the suite decides smoothness."""
     k = get_kernel(name)
     rng = np.random.default_rng(0)
     for _ in range(3):
@@ -176,4 +194,82 @@ def test_recursion_latex_is_printed_from_the_code():
         assert sp.latex(sp.pi) in text
     assert get_spec("ntk_relu_d2").definition == recursion_latex("relu", 2)
     assert math.isfinite(float(get_spec("ntk_erf_d2").coefficients.diagonal["phi_u"].subs(
-        {_t: 1, beta: 1})))
+        {_t: 1, beta: 1, sigma_w2: 1})))
+    nngp = recursion_latex("relu", 3, kind="nngp")
+    assert r"\Theta" not in nngp and r"\Sigma^{(3)}_{12}" in nngp
+    std = recursion_latex("erf", 2, parametrisation="standard", width=7, readout_bias=True)
+    assert "7" in std and std != recursion_latex("erf", 2)
+
+
+_NETS = [Network("relu", 2), Network("relu", 2, "nngp", readout_bias=True),
+         Network("relu", 2, parametrisation="standard", width=5, readout_bias=True),
+         Network("erf", 2), Network("erf", 2, "nngp"),
+         Network("erf", 2, parametrisation="standard", width=3)]
+
+
+@pytest.mark.parametrize("net", _NETS, ids=str)
+def test_stable_maps_equal_the_plain_maps(net):
+    """The floating-point forms of the layer maps (stable_layer_maps) are the plain maps
+    (gaussian_maps) rewritten: at random states and parameters, at 40 digits, one hidden
+    layer and the readout agree (ReLU: the new angle th' = acos(rho'), ps' = pi - th')."""
+    q11, q22, dq, th, ps, q12, T, w, b2 = STATE
+    maps = stable_layer_maps(net)
+    kk, kd, (s11, s22, s12, rho) = gaussian_maps(net.activation)
+    rng = np.random.default_rng(0)
+    with mpmath.workdps(40):
+        for _ in range(6):
+            v11, v22 = (mpmath.mpf(float(x)) for x in rng.uniform(0.1, 4.0, 2))
+            ang = mpmath.mpf(float(rng.uniform(0.0, np.pi)))
+            vT, vw, vb2 = (mpmath.mpf(float(x)) for x in (rng.uniform(-2, 2),
+                                                           rng.uniform(0.2, 3), rng.uniform(0, 2)))
+            v12 = mpmath.sqrt(v11 * v22) * mpmath.cos(ang)
+            if net.activation == "relu":
+                vals = {q11: v11, q22: v22, dq: v11 - v22, th: ang, ps: mpmath.pi - ang}
+            else:
+                vals = {q11: v11, q22: v22, q12: v12 / 3}
+                v12 = v12 / 3
+            vals.update({T: vT, w: vw, b2: vb2})
+            pt = {s11: v11, s22: v22, s12: v12, rho: v12 / mpmath.sqrt(v11 * v22)}
+            E, Ed = (sp.N(e.subs(pt), 40) for e in (kk, kd))
+            own = (net.width * E + 1) if net.standard else vw * E + vb2
+            new = [vw * v11 / 2 + vb2, vw * v22 / 2 + vb2] if net.activation == "relu" else None
+            if new is None:
+                D = lambda s: 2 / mpmath.pi * mpmath.asin(2 * s / (1 + 2 * s))  # noqa: E731
+                new = [vw * D(v11) + vb2, vw * D(v22) + vb2]
+            n12, t_new = vw * E + vb2, own + vw * Ed * vT
+            layer = [sp.N(e.subs(vals), 40) for e in maps["layer"][1]]
+            if net.activation == "relu":
+                th_new = mpmath.acos(n12 / mpmath.sqrt(new[0] * new[1]))
+                expected = [new[0], new[1], vw * (v11 - v22) / 2, th_new, mpmath.pi - th_new,
+                            t_new]
+            else:
+                expected = [new[0], new[1], n12, t_new]
+            for got, want in zip(layer, expected, strict=True):
+                assert abs(float(got) - float(want)) <= 1e-25 * max(1.0, abs(float(want)))
+            rb = vb2 if net.readout_bias else 0
+            r_own = ((net.width * E + (1 if net.readout_bias else 0)) if net.standard
+                     else vw * E + rb)
+            want = vw * E + rb if net.kind == "nngp" else r_own + vw * Ed * vT
+            got = sp.N(maps["readout"][1][0].subs(vals), 40)
+            assert abs(float(got) - float(want)) <= 1e-25 * max(1.0, abs(float(want)))
+
+
+@pytest.mark.parametrize("name", ["ntk_relu", "ntk_relu_d3", "nngp_relu", "ntk_erf_d3",
+                                  "nngp_erf"])
+def test_stable_value_equals_generated_expression(name):
+    """The stable recursion (from the invariants a, b, u, TorchKernel.fn("k")) equals the
+    lambdified expanded expression (the spec's expr) wherever that is well conditioned
+    (sin^2 of the first-layer angle > 1e-3): "exact"."""
+    rng = np.random.default_rng(1)
+    for params in ({"beta": 0.0, "sigma_w2": 2.0}, {"beta": 0.8, "sigma_w2": 0.6}):
+        k = TorchKernel(name, **params)
+        X = torch.as_tensor(rng.standard_normal((12, 4)) * rng.uniform(0.2, 3.0, (12, 1)))
+        inv = k._invariants(X, X[:7])
+        aa, bb, uu = inv
+        c2 = params["beta"] ** 2 / params["sigma_w2"]
+        mask = 1 - (uu + c2) ** 2 / ((aa + c2) * (bb + c2)) > 1e-3
+        assert bool(mask.sum() > 40)
+        assert_close(k.fn("k")(*inv)[mask], k.generated["k"](*inv)[mask], "exact",
+                     f"{k}: stable recursion vs generated")
+        assert_close(network_value(k.spec.network, k.params, *inv), k.gram(X, X[:7]), "exact"
+                     if not bool((~mask).any()) else "branch_point", f"{k}: a,b,u vs gram")
