@@ -676,6 +676,12 @@ def _fused_fn(kernel: TorchKernel, keys: tuple[str, ...]) -> Callable[..., list[
         base = "C" if key == "C/r2" else key
         if base in spec.overrides:
             over[key] = spec.overrides[base]
+    if "k" in keys and spec.network is not None:
+        # network kernels: the value by the stable layer recursion (as in TorchKernel.fn)
+        from numerics.ntk import network_value
+
+        net = spec.network
+        over["k"] = lambda *xs, **ps: network_value(net, ps, *xs)
     gen_keys = tuple(key for key in keys if key not in over)
     gen = _bind(_fused_generated(spec, gen_keys), tuple(params[p.name] for p in spec.params))
 

@@ -7,9 +7,9 @@ import pytest
 import torch
 
 from derivations.kernels import get_spec
-from derivations.ntk_kernels import stable_value_fn
 from numerics.kernels import get_kernel
 from numerics.networks import FCNet, input_loss_gradient, objective, train
+from numerics.ntk import stable_value_fn
 from numerics.tolerances import assert_close
 
 
