@@ -56,8 +56,9 @@ def test_importing_all_derivations_loads_no_torch_or_numerics():
     assert loaded == [], f"importing derivations/ loaded {loaded[:10]}"
 
 
-#: modules of numerics/ that are test or claim harness, not library
-HARNESS = {"strategies", "claim_cases"}
+#: modules of numerics/ that are test or claim harness, or experiment drivers (which may
+#: reuse the claim harness's instances), not library
+HARNESS = {"strategies", "claim_cases", "digits_spike", "network_experiments"}
 TEST_ONLY = ("pytest", "hypothesis", "proofs_check", "numerics.strategies",
              "numerics.claim_cases")
 
