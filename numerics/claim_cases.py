@@ -349,11 +349,16 @@ def stated_error_report(name: str, seed: int = 0, n: int = 40) -> dict:
 
 
 # ------------------------------------------------------- spread clusters: sigma / ell
-SIGMAS = (1e-4, 1e-3, 1e-2, 1e-1, 0.3)
+SIGMAS = (1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 1e-1, 0.3)
 #: what C2's tight-cluster check asserts on :func:`spread_errors`: the log-log slope of the
 #: exact-clone formula's error over sigma/ell in ``window`` is at least ``slope_min``, and
-#: the error at sigma/ell = ``sigma`` is below ``err_max`` (shared by the check and the book)
-SPREAD_CHECK = {"window": (1e-4, 1e-3), "slope_min": 0.9, "sigma": 1e-3, "err_max": 1e-2}
+#: the error at sigma/ell = ``sigma`` is below ``err_max`` (shared by the check and the book).
+#: The order of vanishing is a statement about sigma -> 0, measured where the error is
+#: already in that regime: between 1e-4 and 1e-3 the first- and second-order parts of the
+#: error still compete for several kernels (their signed error changes sign there, e.g.
+#: ntk_erf_d3 at ~8e-4, so the slope of its modulus ranged from 0.39 to 2.02 over the
+#: kernels), while between 1e-6 and 1e-5 every kernel's slope is 0.98-1.05 (measured).
+SPREAD_CHECK = {"window": (1e-6, 1e-5), "slope_min": 0.9, "sigma": 1e-3, "err_max": 1e-2}
 
 
 def spread_errors(name: str, seed: int = 0, sigmas=SIGMAS, m_poison: int = 20) -> dict:

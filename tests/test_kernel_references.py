@@ -35,7 +35,7 @@ from hypothesis import strategies as st
 from sklearn.gaussian_process.kernels import RBF, DotProduct, Matern
 from sklearn.metrics.pairwise import polynomial_kernel
 
-from derivations.kernels import BUILTIN_NAMES
+from derivations.kernels import BUILTIN_NAMES, network_spec
 from numerics.kernels import TorchKernel
 from numerics.strategies import kernel_for, point_clouds
 from numerics.tolerances import assert_close, is_close
@@ -65,9 +65,12 @@ def _seed(*parts: object) -> int:
 def test_every_builtin_has_an_outside_reference():
     """A built-in kernel added without an outside reference fails here."""
     covered = set(SKLEARN_KERNELS) | set(NTK_KERNELS)
-    assert covered == set(BUILTIN_NAMES), (
-        f"without reference: {sorted(set(BUILTIN_NAMES) - covered)}; "
-        f"referenced but not built in: {sorted(covered - set(BUILTIN_NAMES))}")
+    assert set(BUILTIN_NAMES) <= covered, (
+        f"without reference: {sorted(set(BUILTIN_NAMES) - covered)}")
+    # the references beyond the built-ins are the network kernels resolved by name
+    # (depth 3: numerics.deep_ntks registers them)
+    extra = covered - set(BUILTIN_NAMES)
+    assert all(network_spec(n) is not None for n in extra), sorted(extra)
 
 
 # ---------------------------------------------------------------------------

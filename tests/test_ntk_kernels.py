@@ -273,3 +273,40 @@ def test_stable_value_equals_generated_expression(name):
                      f"{k}: stable recursion vs generated")
         assert_close(network_value(k.spec.network, k.params, *inv), k.gram(X, X[:7]), "exact"
                      if not bool((~mask).any()) else "branch_point", f"{k}: a,b,u vs gram")
+
+
+def test_network_kernels_of_any_depth_by_name():
+    """get_spec resolves every network kernel name (one object per name) without
+    registering it; malformed names and unsupported activations are unknown kernels."""
+    from derivations.kernels import REGISTRY, UnknownKernelError, get_spec, network_spec
+
+    for name, depth in (("ntk_relu_d3", 3), ("nngp_erf_d4", 4), ("ntk_erf_d2", 2)):
+        spec = get_spec(name)
+        assert spec is get_spec(name) and spec.name == name
+        assert spec.network.depth == depth
+    assert "ntk_relu_d3" in ntk_spec("relu", 3).name
+    for bad in ("ntk_tanh", "ntk_relu_d0", "ntk_relu_d1", "ntk_relu_d03", "nngp_relu_d99"):
+        assert network_spec(bad) is None
+        if bad not in REGISTRY:
+            with pytest.raises(UnknownKernelError, match="any depth"):
+                get_spec(bad)
+
+
+def test_deep_ntks_plugin_adds_depth_3_to_every_check():
+    """POISONCURV_KERNELS=numerics.deep_ntks registers ntk_relu_d3 and ntk_erf_d3 before
+    collection: every test taking kernel_name then has an id for each."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    env = {**os.environ, "POISONCURV_KERNELS": "numerics.deep_ntks"}
+    res = subprocess.run([sys.executable, "-m", "pytest", "-p", "no:xdist", "-p",
+                          "no:cacheprovider", "--collect-only", "-q",
+                          "tests/test_kernel_contracts.py", "-k", "d3"],
+                         cwd=root, env=env, capture_output=True, text=True, timeout=600)
+    assert res.returncode == 0, res.stdout[-2000:] + res.stderr[-2000:]
+    ids = [line for line in res.stdout.splitlines() if "::" in line]
+    assert any("[ntk_relu_d3]" in i for i in ids) and any("[ntk_erf_d3]" in i for i in ids)
+    assert all("d3" in i for i in ids)
