@@ -380,7 +380,8 @@ def check_psd(spec: KernelSpec, *, seconds: float | None = None, seed: int = 0,
     dims:
         Input dimensions probed.
     param_sets:
-        Parameter values probed (default ``probe_param_sets(spec)``: the defaults and the ends and middle of each declared range).
+        Parameter values probed (default ``probe_param_sets(spec)``: the defaults and
+        the ends and middle of each declared range).
 
     Raises
     ------
