@@ -40,6 +40,7 @@ from typing import Literal
 
 import sympy as sp
 
+from derivations import symcache
 from derivations.budget import SymbolicTimeout, symbolic_budget
 
 __all__ = [
@@ -621,8 +622,39 @@ def singular_on_diagonal(spec: KernelSpec, seconds: float | None = 0) -> bool:
                for p in probes)
 
 
+#: the files whose code the cached derivations of this module depend on
+_DERIVATION_CODE = ("derivations/kernels.py", "derivations/symcache.py")
+
+
+def spec_fingerprint(spec: KernelSpec) -> tuple[str, ...]:
+    """What a derivation from ``spec`` depends on, as text (the keys of the on-disk
+    cache, :mod:`derivations.symcache`): family, expression, singular set and the parameter
+    symbols with their assumptions (not the name: two names for one kernel share results)."""
+    return (spec.family, sp.srepr(spec.expr),
+            "" if spec.singular is None else sp.srepr(spec.singular),
+            "|".join(sp.srepr(p.symbol) for p in spec.params))
+
+
 def gradient_coefficients(spec: KernelSpec, *, seconds: float | None = 0
                           ) -> GradientCoefficients:
+    """The coordinate-free gradient / Hessian coefficients of ``spec`` (see
+    :func:`derive_coefficients`), read from the on-disk symbolic cache when another
+    process derived them already (:mod:`derivations.symcache`; a miss derives them, each
+    step under ``seconds``, and stores them)."""
+    key = symcache.make_key("coefficients", symcache.code_fingerprint(_DERIVATION_CODE),
+                            *spec_fingerprint(spec))
+
+    def compute() -> dict:
+        c = derive_coefficients(spec, seconds=seconds)
+        return {"family": c.family, "terms": dict(c.terms), "diagonal": dict(c.diagonal)}
+
+    out = symcache.cached_sympy(key, compute)
+    return GradientCoefficients(family=out["family"], terms=out["terms"],
+                                diagonal=out["diagonal"])
+
+
+def derive_coefficients(spec: KernelSpec, *, seconds: float | None = 0
+                        ) -> GradientCoefficients:
     """Derive the coordinate-free gradient / Hessian coefficients of ``spec`` (see
     :class:`GradientCoefficients`).
 

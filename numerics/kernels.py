@@ -25,15 +25,20 @@ Gaussian needs no square root), and every sum over training points is a GEMM of 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import functools
+import importlib
+import inspect
+import json
+from collections.abc import Callable, Iterator, Mapping
 from functools import cache, cached_property
 
 import numpy as np
 import sympy as sp
 import torch
 
+from derivations import symcache
 from derivations.budget import symbolic_budget
-from derivations.kernels import BUILTIN_NAMES, KernelSpec, a, b, get_spec, r, u
+from derivations.kernels import BUILTIN_NAMES, KernelSpec, a, b, get_spec, r, spec_fingerprint, u
 from numerics.validation import (
     DEFAULT_DTYPE,
     KernelOverflowError,
@@ -82,15 +87,91 @@ def _floatify(expr: sp.Expr) -> sp.Expr:
     return expr.func(*[_floatify(arg) for arg in expr.args])
 
 
-def lambdify_torch(args: tuple[sp.Symbol, ...], expr: sp.Expr | list[sp.Expr]) -> Callable:
+#: the files whose code the cached generated torch functions depend on
+_GENERATED_CODE = ("derivations/kernels.py", "derivations/symcache.py", "numerics/kernels.py")
+
+
+@functools.cache
+def _torch_namespace() -> dict:
+    """The global namespace ``lambdify(modules="torch")`` gives a generated function
+    (taken from a trivial one): cached sources are executed in a copy of it."""
+    return dict(sp.lambdify((), 0, modules="torch").__globals__)
+
+
+def _generated_source(args: tuple[sp.Symbol, ...], exprs: list[sp.Expr], many: bool
+                      ) -> tuple[Callable, dict | None]:
+    """``lambdify`` of ``exprs`` and a record of it for the cache: its Python source and
+    the ``from <module> import <name>`` lines lambdify added to the common torch namespace;
+    ``None`` for the record when a name cannot be re-imported that way (not cached)."""
+    fn = sp.lambdify(args, exprs, modules="torch", cse=many)
+    template = _torch_namespace()
+    imports = []
+    for name in sorted(set(fn.__globals__) - set(template)):
+        obj = fn.__globals__[name]
+        module = getattr(obj, "__module__", None)
+        try:
+            ok = module is not None and getattr(importlib.import_module(module), name) is obj
+        except (ImportError, AttributeError):
+            ok = False
+        if not ok:
+            return fn, None
+        imports.append([module, name])
+    return fn, {"source": inspect.getsource(fn), "imports": imports}
+
+
+def _from_source(record: dict) -> Callable:
+    """The function defined by a cached generated source (one ``def``), in the torch
+    namespace plus the record's imports."""
+    namespace = dict(_torch_namespace())
+    for module, name in record["imports"]:
+        namespace[name] = getattr(importlib.import_module(module), name)
+    local: dict = {}
+    exec(compile(record["source"], "<poisoncurv-cached-lambdify>", "exec"),  # noqa: S102
+         namespace, local)
+    (fn,) = local.values()
+    return fn
+
+
+def lambdify_torch(args: tuple[sp.Symbol, ...],
+                   expr: sp.Expr | list[sp.Expr] | Callable[[], sp.Expr | list[sp.Expr]],
+                   *, cache_key: tuple[str, ...] | None = None) -> Callable:
     """``lambdify(args, expr, "torch")`` whose result always broadcasts to a tensor (the
     shape of the tensor arguments; Python numbers such as hyper-parameters broadcast).
 
     For a list of expressions the function returns a list, computed in one call with
-    common sub-expressions evaluated once (``cse=True``)."""
+    common sub-expressions evaluated once (``cse=True``).
+
+    ``cache_key`` (text naming the expressions completely, e.g. the kernel's
+    :func:`~derivations.kernels.spec_fingerprint` and a role) stores the generated source
+    in the on-disk symbolic cache (:mod:`derivations.symcache`), so other processes skip
+    the printing (seconds for the deep NTKs); ``expr`` may then be a function returning
+    the expression(s), called only on a cache miss."""
+    key = None
+    if cache_key is not None:
+        key = symcache.make_key("lambdify-torch", symcache.code_fingerprint(_GENERATED_CODE),
+                                torch.__version__, "|".join(sp.srepr(x) for x in args),
+                                *cache_key)
+        text = symcache.load_text(key)
+        if text is not None:
+            record = json.loads(text)
+            fn, many = _from_source(record), bool(record["many"])
+            symcache._STATS["hits"] += 1
+            return _broadcasting(fn, many, record.get("doc", ""))
+        symcache._STATS["misses"] += 1
+    if callable(expr) and not isinstance(expr, sp.Basic):
+        expr = expr()
     many = isinstance(expr, (list, tuple))
     exprs = [_floatify(sp.sympify(e)) for e in (expr if many else [expr])]
-    fn = sp.lambdify(args, exprs, modules="torch", cse=many)
+    fn, record = _generated_source(args, exprs, many)
+    # (not str(expr): printing a deep NTK's coefficients costs seconds)
+    doc = f"torch form of {cache_key[-1] if cache_key else 'a SymPy expression'}"
+    if key is not None and record is not None:
+        symcache.store_text(key, json.dumps({**record, "many": many, "doc": doc}))
+    return _broadcasting(fn, many, doc)
+
+
+def _broadcasting(fn: Callable, many: bool, doc: str) -> Callable:
+    """``fn`` whose outputs are tensors of the broadcast shape of the tensor inputs."""
 
     def broadcast(out, ref) -> torch.Tensor:
         if not isinstance(out, torch.Tensor):
@@ -107,7 +188,7 @@ def lambdify_torch(args: tuple[sp.Symbol, ...], expr: sp.Expr | list[sp.Expr]) -
         outs = [broadcast(out, ref) for out in fn(*xs)]
         return outs if many else outs[0]
 
-    wrapped.__doc__ = f"torch form of {expr}"
+    wrapped.__doc__ = doc
     return wrapped
 
 
@@ -577,19 +658,66 @@ def _pairwise_distance(X: torch.Tensor, Y: torch.Tensor) -> torch.Tensor:
     return torch.cat(out) if out else X.new_zeros((0, m))
 
 
+def _generated_keys(spec: KernelSpec) -> tuple[str, ...]:
+    """The keys of :attr:`TorchKernel.generated` for ``spec``."""
+    return ("k", *_coefficient_keys(spec), *(("singular",) if spec.singular is not None else ()))
+
+
 @cache
-def _generated_for(spec: KernelSpec) -> dict[str, Callable[..., torch.Tensor]]:
-    """Lambdify the kernel and its coefficients once per spec, with the hyper-parameters
-    as trailing arguments (numeric values are passed at call time)."""
+def _generated_one(spec: KernelSpec, key: str) -> Callable[..., torch.Tensor]:
+    """One generated function of ``spec`` (``"k"``, a coefficient or ``"singular"``),
+    lambdified on first use (the hyper-parameters are trailing arguments): a kernel whose
+    expression is large (a depth-3 NTK) costs only what is used."""
     # isotropic kernels are evaluated in r, all others in (a, b, u)
     args = ((r,) if spec.family == "isotropic" else (a, b, u)) + spec.param_symbols
-    kexpr = spec.expr if spec.family == "isotropic" else spec.invariant_expr()
-    out = {"k": _zero_limited(spec, lambdify_torch(args, kexpr))}
-    for key, expr in spec.coefficients.terms.items():
-        out[key] = lambdify_torch(args, expr)
-    if spec.singular is not None:
-        out["singular"] = lambdify_torch(args, spec.singular)
-    return out
+    fp = spec_fingerprint(spec)
+    if key == "k":
+        kexpr = (lambda: spec.expr) if spec.family == "isotropic" else spec.invariant_expr
+        return _zero_limited(spec, lambdify_torch(args, kexpr, cache_key=(*fp, "k")))
+    if key == "singular" and spec.singular is not None:
+        return lambdify_torch(args, spec.singular, cache_key=(*fp, "singular"))
+    if key not in _coefficient_keys(spec):
+        raise KeyError(f"kernel {spec.name!r} has no generated function {key!r}; it has "
+                       f"{', '.join(_generated_keys(spec))}")
+    return lambdify_torch(args, lambda: spec.coefficients.terms[key], cache_key=(*fp, key))
+
+
+def _generated_for(spec: KernelSpec) -> dict[str, Callable[..., torch.Tensor]]:
+    """Every generated function of ``spec`` (built now)."""
+    return {key: _generated_one(spec, key) for key in _generated_keys(spec)}
+
+
+class GeneratedFunctions(Mapping):
+    """The generated torch functions of a kernel with its hyper-parameters bound, keyed
+    ``"k"``, the derivative coefficients, ``"singular"``; each is built (derived and
+    lambdified, or read from the symbolic cache) when first looked up."""
+
+    def __init__(self, spec: KernelSpec, values: tuple) -> None:
+        self._spec, self._values = spec, values
+        self._keys = _generated_keys(spec)
+        self._bound: dict[str, Callable[..., torch.Tensor]] = {}
+
+    def __getitem__(self, key: str) -> Callable[..., torch.Tensor]:
+        if key not in self._bound:
+            if key not in self._keys:
+                raise KeyError(f"kernel {self._spec.name!r} has no generated function "
+                               f"{key!r}; it has {', '.join(self._keys)}")
+            self._bound[key] = _bind(_generated_one(self._spec, key), self._values)
+        return self._bound[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._keys)
+
+    def __len__(self) -> int:
+        return len(self._keys)
+
+
+def _coefficient_keys(spec: KernelSpec) -> tuple[str, ...]:
+    """The names of ``spec``'s derivative coefficients (known from the family alone, so
+    that cached functions are found without deriving them)."""
+    if spec.family == "isotropic":
+        return ("A", "C")
+    return ("phi_a", "phi_u", "phi_aa", "phi_au", "phi_uu")
 
 
 #: squared distance, the variable of the fused isotropic functions (no square root needed
@@ -602,17 +730,20 @@ def _fused_generated(spec: KernelSpec, keys: tuple[str, ...]) -> Callable[..., l
     """Several of ``spec``'s functions lambdified into one call (:func:`lambdify_torch` of
     a list: common sub-expressions once), the parameters as trailing arguments; isotropic
     ones in the squared distance, with ``"C/r2"`` = ``C / r^2``."""
-    if spec.family == "isotropic":
-        table = {"k": spec.expr, **spec.coefficients.terms}
-        if "C/r2" in keys:
-            table["C/r2"] = _c_over_r2(spec)
-        exprs = [table[key].subs(r, sp.sqrt(_s)) for key in keys]
-        args: tuple[sp.Symbol, ...] = (_s,)
-    else:
-        table = {"k": spec.invariant_expr(), **spec.coefficients.terms, "singular": spec.singular}
-        exprs = [table[key] for key in keys]
-        args = (a, b, u)
-    fused = lambdify_torch(args + spec.param_symbols, exprs)
+    args: tuple[sp.Symbol, ...] = (_s,) if spec.family == "isotropic" else (a, b, u)
+
+    def exprs() -> list[sp.Expr]:
+        if spec.family == "isotropic":
+            table = {"k": spec.expr, **spec.coefficients.terms}
+            if "C/r2" in keys:
+                table["C/r2"] = _c_over_r2(spec)
+            return [table[key].subs(r, sp.sqrt(_s)) for key in keys]
+        table = {"k": spec.invariant_expr(), **spec.coefficients.terms,
+                 "singular": spec.singular}
+        return [table[key] for key in keys]
+
+    fused = lambdify_torch(args + spec.param_symbols, exprs,
+                           cache_key=(*spec_fingerprint(spec), "fused:" + ",".join(keys)))
     if "k" not in keys or not spec.removable_at_zero:
         return fused
     ik = keys.index("k")
@@ -704,10 +835,11 @@ def _fused_fn(kernel: TorchKernel, keys: tuple[str, ...]) -> Callable[..., list[
     return fused
 
 
-def _generated(spec: KernelSpec, items: tuple) -> dict[str, Callable[..., torch.Tensor]]:
-    """The generated functions of ``spec`` with its parameters bound to ``items``."""
+def _generated(spec: KernelSpec, items: tuple) -> GeneratedFunctions:
+    """The generated functions of ``spec`` with its parameters bound to ``items`` (built
+    on first lookup)."""
     values = tuple(dict(items)[p.name] for p in spec.params)
-    return {key: _bind(fn, values) for key, fn in _generated_for(spec).items()}
+    return GeneratedFunctions(spec, values)
 
 
 def _bind(fn: Callable[..., torch.Tensor], values: tuple) -> Callable[..., torch.Tensor]:
