@@ -162,6 +162,8 @@ class ReportInfo:
     #: :func:`durations_summary` of the items (read from a schema-3 report, computed from
     #: the items of a schema-2 one)
     durations: Mapping = field(default_factory=dict)
+    #: what the run was measured on (schema 3: CPUs, torch threads, load average)
+    machine: Mapping = field(default_factory=dict)
 
     @property
     def wall_s(self) -> float | None:
@@ -346,6 +348,7 @@ def load_report(path: str | os.PathLike | None = None, *, root: Path = REPO_ROOT
         generated_unix=float(generated_unix) if isinstance(generated_unix, (int, float))
         else None,
         durations=durations,
+        machine=payload["machine"] if isinstance(payload.get("machine"), Mapping) else {},
     )
 
 
@@ -790,7 +793,8 @@ def durations_table(report: ReportInfo | None = None, *, book_dir: Path | None =
     if wall is not None:
         head += f"; wall time of the run {wall:.1f} s"
         head += f" with {report.workers} xdist workers" if report.workers else " in one process"
-    parts = [head + ". A check of several claims counts for each of them."]
+    parts = [head + ". A check of several claims counts for each of them." + _machine_text(
+        report.machine)]
     rows = []
     known = {cl.id for cl in CLAIMS}
     for cid, row in per.items():
@@ -809,6 +813,34 @@ def durations_table(report: ReportInfo | None = None, *, book_dir: Path | None =
               ", ".join(t.get("claims") or ()) or "—", f"{float(t.get('seconds', 0)):.1f}"]
              for t in top], "70 14 16"))
     return MarkdownBlock("\n\n".join(parts))
+
+
+def _machine_text(machine: Mapping, *, md: bool = True) -> str:
+    """`` Measured on ...`` from a report's ``machine`` record ("" when it has none);
+    ``md``: escaped for Markdown."""
+    if not machine:
+        return ""
+    bits = []
+    if machine.get("cpus"):
+        bits.append(f"{machine['cpus']} CPUs")
+    if machine.get("torch"):
+        bits.append(f"torch {machine['torch']}"
+                    + (f" with {machine['torch_threads']} threads per process"
+                       if machine.get("torch_threads") else ""))
+    if machine.get("platform"):
+        bits.append(_md_escape(str(machine["platform"])) if md else str(machine["platform"]))
+    parts = ["Measured on " + ", ".join(bits)] if bits else []
+    load, cpus = machine.get("load_avg_1min"), machine.get("cpus")
+    if isinstance(load, (int, float)):
+        part = f"load average {load:.2f} at the end of the run"
+        if isinstance(cpus, int) and load > cpus:
+            part += (" (above the CPU count: the machine was busy with more than the checks, "
+                     "and the times are longer than on an idle machine)")
+        parts.append(part)
+    if not parts:
+        return ""
+    text = "; ".join(parts)
+    return " " + text[0].upper() + text[1:] + "."
 
 
 def _claim_details(cl: Claim, v: ClaimVerdict, has_page: bool, book_dir: Path) -> str:
@@ -976,6 +1008,9 @@ def _durations_text(report: ReportInfo) -> str:
              + (", an older report: setup and teardown not timed" if phases == "call" else "")
              + f"): {total:.1f} s summed"
              + (f", wall time {report.wall_s:.1f} s" if report.wall_s is not None else "")]
+    machine = _machine_text(report.machine, md=False).strip()
+    if machine:
+        lines.append(machine)
     lines.append(f"{'claim':6s}{'checks':>7s}{'seconds':>10s}{'share':>8s}")
     for cid, row in (dur.get("per_claim") or {}).items():
         secs = float(row.get("seconds", 0.0))

@@ -441,6 +441,7 @@ class ClaimEvidence:
             "exitstatus": int(exitstatus),
             "complete": not missing and int(exitstatus) in (0, 1),
             "durations": durations_summary(records),
+            "machine": _machine(),
             "items": records,
         }
         out = runs_dir(root) / f"{self.run_id}.json"
@@ -629,6 +630,26 @@ class ClaimProgress:
                             + (f"; no check ran for {len(idle)} other claims" if idle
                                else ""))
         reporter.flush()
+
+
+def _machine() -> dict:
+    """What the check times were measured on: CPUs, torch threads and version, platform,
+    and the 1-minute load average at the end of the run (above the CPU count: the machine
+    was busy with more than this run, or the run oversubscribed it)."""
+    import platform
+
+    out: dict = {"cpus": os.cpu_count(), "platform": platform.platform()}
+    try:
+        import torch
+
+        out.update(torch=torch.__version__, torch_threads=torch.get_num_threads())
+    except ImportError:  # pragma: no cover
+        pass
+    try:
+        out["load_avg_1min"] = round(os.getloadavg()[0], 2)
+    except (AttributeError, OSError):  # pragma: no cover
+        pass
+    return out
 
 
 def _fresh_line(reporter) -> None:

@@ -206,6 +206,8 @@ def test_durations_land_in_the_report(serial, base):
     assert info.state == "ok" and info.durations == dur and info.wall_s is not None
     md = str(durations_table(info, book_dir=base))
     assert timed["test"] in md and "Checks timed" in md and "setup+call+teardown" in md
+    assert rep["machine"]["cpus"] == os.cpu_count() and "torch_threads" in rep["machine"]
+    assert f"Measured on {os.cpu_count()} CPUs" in md
 
 
 def test_durations_command(serial, base, capsys):
