@@ -27,7 +27,8 @@ book reads.  Verdicts are computed from these records by :mod:`numerics.claim_re
 Every check that ran carries ``duration_s``, its setup + call + teardown time (the figure
 pytest's ``--durations`` shows per phase), and the report carries ``durations``: the total
 check time per claim and the :data:`~numerics.claim_report.N_SLOWEST` slowest checks
-(:func:`numerics.claim_report.durations_summary`; schema 3).
+(:func:`numerics.claim_report.durations_summary`; schema 3), and ``machine``: what the times
+were measured on (CPUs, torch version and threads, platform, load average at the end).
 
 Progress (``--claim-progress=auto|on|off``; ``auto``, the default: on when claim items are
 collected and the run is not verbose): instead of one dot per passed claim check, the
