@@ -32,6 +32,11 @@ fails the claim):
 Skipped checks decide nothing (their reasons are shown).  A verdict computed from a partial
 run is therefore the verdict of the complete run or *incomplete*/*failing*, never stronger
 (:data:`STRENGTH` orders them; ``tests/test_claim_report.py`` checks it run by run).
+
+Check time: every check that ran carries ``duration_s``, its setup + call + teardown time
+(schema 3; a schema-2 report timed the call phase only), and the report carries the totals
+per claim and the slowest checks (:func:`durations_summary`; ``python -m
+numerics.claim_report durations``; the claims page shows them with :func:`durations_table`).
 """
 
 from __future__ import annotations
@@ -75,9 +80,19 @@ __all__ = [
     "verdict_rules",
     "manifest_table",
     "claims_overview",
+    "SCHEMAS",
+    "N_SLOWEST",
+    "durations_summary",
+    "durations_table",
 ]
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+
+#: run-report schemas this module reads: 2 (durations of the call phase only, no summary)
+#: and 3 (setup + call + teardown per check, and the ``durations`` summary)
+SCHEMAS = (2, 3)
+#: how many of the slowest checks a report lists
+N_SLOWEST = 15
 
 #: statuses of a check in a run report (written by proofs_check/plugin.py)
 STATUSES = ("passed", "failed", "xfailed", "xpassed", "skipped", "deselected", "not_run",
@@ -141,6 +156,21 @@ class ReportInfo:
     workers: int = 0
     exitstatus: int | None = None
     complete: bool = False
+    schema: int = 0
+    started_unix: float | None = None
+    generated_unix: float | None = None
+    #: :func:`durations_summary` of the items (read from a schema-3 report, computed from
+    #: the items of a schema-2 one)
+    durations: Mapping = field(default_factory=dict)
+    #: what the run was measured on (schema 3: CPUs, torch threads, load average)
+    machine: Mapping = field(default_factory=dict)
+
+    @property
+    def wall_s(self) -> float | None:
+        """Wall time of the run (start of the session to the report), when known."""
+        if self.started_unix is None or self.generated_unix is None:
+            return None
+        return max(0.0, self.generated_unix - self.started_unix)
 
     @property
     def usable(self) -> bool:
@@ -195,9 +225,9 @@ def code_files(root: Path = REPO_ROOT) -> list[Path]:
 def _validate(payload: object) -> list[Mapping]:
     if not isinstance(payload, Mapping):
         raise ValueError("top level is not a JSON object")
-    if payload.get("schema") != 2:
-        raise ValueError(f"schema {payload.get('schema')!r} is not 2 (an older report: run "
-                         "the claim checks again)")
+    if payload.get("schema") not in SCHEMAS:
+        raise ValueError(f"schema {payload.get('schema')!r} is not one of {SCHEMAS} (an older "
+                         "report: run the claim checks again)")
     items = payload.get("items")
     if not isinstance(items, list):
         raise ValueError("no 'items' list")
@@ -214,7 +244,46 @@ def _validate(payload: object) -> list[Mapping]:
                 raise ValueError(f"items[{i}]: claim entry {m!r} is not [id, role, scope]")
             if m[1] and m[1] not in ROLES:
                 raise ValueError(f"items[{i}]: unknown role {m[1]!r}")
+        d = it.get("duration_s")
+        if d is not None and (isinstance(d, bool) or not isinstance(d, (int, float)) or d < 0):
+            raise ValueError(f"items[{i}]: duration_s {d!r} is not a number of seconds >= 0")
+    if payload["schema"] >= 3:
+        dur = payload.get("durations")
+        if not (isinstance(dur, Mapping) and isinstance(dur.get("per_claim"), Mapping)
+                and isinstance(dur.get("slowest"), list)):
+            raise ValueError("a schema-3 report needs a 'durations' object with 'per_claim' "
+                             "and 'slowest'")
     return items
+
+
+def durations_summary(items: Sequence[Mapping], *, slowest: int = N_SLOWEST,
+                      phases: str = "setup+call+teardown") -> dict:
+    """Check time of a run from its items' ``duration_s``: the total, the total and number
+    of timed checks per claim (a check of several claims counts for each), and the
+    ``slowest`` slowest checks (node id, claim ids, seconds), slowest first.
+
+    ``phases`` says what a duration covers (stored with the figures)."""
+    if isinstance(slowest, bool) or not isinstance(slowest, int) or slowest < 0:
+        raise ValueError(f"slowest must be an integer >= 0, got {slowest!r}")
+    timed = [it for it in items if isinstance(it.get("duration_s"), (int, float))]
+    order = {cl.id: i for i, cl in enumerate(CLAIMS)}
+    per: dict[str, dict] = {}
+    for it in timed:
+        for cid in dict.fromkeys(m[0] for m in it.get("claims", ())):
+            row = per.setdefault(cid, {"checks": 0, "seconds": 0.0})
+            row["checks"] += 1
+            row["seconds"] += float(it["duration_s"])
+    per_claim = {cid: {"checks": per[cid]["checks"], "seconds": round(per[cid]["seconds"], 3)}
+                 for cid in sorted(per, key=lambda c: (order.get(c, len(order)), c))}
+    top = sorted(timed, key=lambda it: (-float(it["duration_s"]), str(it["test"])))[:slowest]
+    return {
+        "phases": phases,
+        "total_s": round(sum(float(it["duration_s"]) for it in timed), 3),
+        "per_claim": per_claim,
+        "slowest": [{"test": str(it["test"]),
+                     "claims": list(dict.fromkeys(m[0] for m in it.get("claims", ()))),
+                     "seconds": round(float(it["duration_s"]), 3)} for it in top],
+    }
 
 
 def load_report(path: str | os.PathLike | None = None, *, root: Path = REPO_ROOT,
@@ -255,6 +324,10 @@ def load_report(path: str | os.PathLike | None = None, *, root: Path = REPO_ROOT
     else:
         problems.append("the report has no time stamp")
     args = payload.get("args") or ()
+    schema = int(payload["schema"])
+    durations = (payload["durations"] if schema >= 3 else
+                 durations_summary(items, phases="call"))
+    started_unix = payload.get("started_unix")
     return ReportInfo(
         path=p,
         state="stale" if problems else "ok",
@@ -270,6 +343,12 @@ def load_report(path: str | os.PathLike | None = None, *, root: Path = REPO_ROOT
         workers=int(payload.get("workers") or 0),
         exitstatus=payload.get("exitstatus"),
         complete=bool(payload.get("complete", False)),
+        schema=schema,
+        started_unix=float(started_unix) if isinstance(started_unix, (int, float)) else None,
+        generated_unix=float(generated_unix) if isinstance(generated_unix, (int, float))
+        else None,
+        durations=durations,
+        machine=payload["machine"] if isinstance(payload.get("machine"), Mapping) else {},
     )
 
 
@@ -692,6 +771,78 @@ def claims_index(report: ReportInfo | None = None, *, book_dir: Path | None = No
     return MarkdownBlock("\n\n".join([*parts, *details]))
 
 
+def durations_table(report: ReportInfo | None = None, *, book_dir: Path | None = None
+                    ) -> MarkdownBlock:
+    """How long the checks of the published run took (``book/claims.md``): the total, one
+    row per claim (timed checks, seconds, share of the total) and the slowest checks, all
+    read from the report's ``durations``; a note when the report is not usable."""
+    report = load_report() if report is None else report
+    if not report.usable:
+        return MarkdownBlock("No check times: " + " ".join(report.problems))
+    book_dir = book_dir_default() if book_dir is None else book_dir
+    dur = report.durations
+    per, top = dur.get("per_claim") or {}, dur.get("slowest") or []
+    total = float(dur.get("total_s") or 0.0)
+    n = sum(1 for it in report.items if isinstance(it.get("duration_s"), (int, float)))
+    phases = str(dur.get("phases", ""))
+    head = (f"Check time of the published run (`{report.run_id}`): **{total:.1f} s** summed "
+            f"over {n} timed checks (each check's {_md_escape(phases)} time"
+            + (", an older report: setup and teardown were not timed" if phases == "call"
+               else "") + ")")
+    wall = report.wall_s
+    if wall is not None:
+        head += f"; wall time of the run {wall:.1f} s"
+        head += f" with {report.workers} xdist workers" if report.workers else " in one process"
+    parts = [head + ". A check of several claims counts for each of them." + _machine_text(
+        report.machine)]
+    rows = []
+    known = {cl.id for cl in CLAIMS}
+    for cid, row in per.items():
+        secs = float(row.get("seconds", 0.0))
+        title = claim_ref(cid, book_dir) if cid in known else _md_escape(cid)
+        share = f"{100 * secs / total:.1f} %" if total > 0 else "—"
+        rows.append([title, str(row.get("checks", "")), f"{secs:.1f}", share])
+    if rows:
+        parts.append(_list_table(["Claim", "Checks timed", "Seconds", "Share"], rows,
+                                 "52 16 16 16"))
+    if top:
+        parts.append(f"The {len(top)} slowest checks:")
+        parts.append(_list_table(
+            ["Check", "Claims", "Seconds"],
+            [[f"`{' '.join(str(t.get('test', '')).replace('`', '').split())}`",
+              ", ".join(t.get("claims") or ()) or "—", f"{float(t.get('seconds', 0)):.1f}"]
+             for t in top], "70 14 16"))
+    return MarkdownBlock("\n\n".join(parts))
+
+
+def _machine_text(machine: Mapping, *, md: bool = True) -> str:
+    """`` Measured on ...`` from a report's ``machine`` record ("" when it has none);
+    ``md``: escaped for Markdown."""
+    if not machine:
+        return ""
+    bits = []
+    if machine.get("cpus"):
+        bits.append(f"{machine['cpus']} CPUs")
+    if machine.get("torch"):
+        bits.append(f"torch {machine['torch']}"
+                    + (f" with {machine['torch_threads']} threads per process"
+                       if machine.get("torch_threads") else ""))
+    if machine.get("platform"):
+        bits.append(_md_escape(str(machine["platform"])) if md else str(machine["platform"]))
+    parts = ["Measured on " + ", ".join(bits)] if bits else []
+    load, cpus = machine.get("load_avg_1min"), machine.get("cpus")
+    if isinstance(load, (int, float)):
+        part = f"load average {load:.2f} at the end of the run"
+        if isinstance(cpus, int) and load > cpus:
+            part += (" (above the CPU count: the machine was busy with more than the checks, "
+                     "and the times are longer than on an idle machine)")
+        parts.append(part)
+    if not parts:
+        return ""
+    text = "; ".join(parts)
+    return " " + text[0].upper() + text[1:] + "."
+
+
 def _claim_details(cl: Claim, v: ClaimVerdict, has_page: bool, book_dir: Path) -> str:
     """One claim's block of the index."""
     lines = [f"(claim-{cl.id.lower()})=",
@@ -802,13 +953,15 @@ def _main(argv: Sequence[str] | None = None) -> int:
 
     ``check``: exit 1 unless the published report exists, is readable, comes from a complete
     run and is fresh (the strict book build requires it); ``show``: every verdict, one line
-    each; ``runs``: the run reports, newest last, with complete/partial.
+    each, with the claim's check time; ``durations``: check time per claim and the slowest
+    checks; ``runs``: the run reports, newest last, with complete/partial.
     """
     import argparse
 
     ap = argparse.ArgumentParser(prog="python -m numerics.claim_report",
                                  description="Claim verdicts from the published run report.")
-    ap.add_argument("command", choices=("check", "show", "runs"), nargs="?", default="show")
+    ap.add_argument("command", choices=("check", "show", "durations", "runs"), nargs="?",
+                    default="show")
     ap.add_argument("--report", default=None, help="a run report (default: the published one)")
     args = ap.parse_args(argv)
     if args.command == "runs":
@@ -832,9 +985,44 @@ def _main(argv: Sequence[str] | None = None) -> int:
         return 0
     if report.usable:
         print(run_line(report).replace("`", "").replace("**", ""))
+    elif args.command == "durations":
+        print("no check times: " + " ".join(report.problems))
+        return 1
+    per = report.durations.get("per_claim") or {}
+    if args.command == "durations":
+        print(_durations_text(report))
+        return 0
     for cid, v in all_verdicts(report).items():
-        print(f"{cid:4s} {v.label}")
+        secs = per.get(cid, {}).get("seconds")
+        time_txt = f"{float(secs):8.1f} s" if secs is not None else f"{'-':>8s}  "
+        print(f"{cid:4s} {time_txt}  {v.label}")
     return 0 if report.usable else 1
+
+
+def _durations_text(report: ReportInfo) -> str:
+    """The text of ``python -m numerics.claim_report durations``."""
+    dur = report.durations
+    total = float(dur.get("total_s") or 0.0)
+    phases = str(dur.get("phases", ""))
+    lines = [f"check time ({phases}"
+             + (", an older report: setup and teardown not timed" if phases == "call" else "")
+             + f"): {total:.1f} s summed"
+             + (f", wall time {report.wall_s:.1f} s" if report.wall_s is not None else "")]
+    machine = _machine_text(report.machine, md=False).strip()
+    if machine:
+        lines.append(machine)
+    lines.append(f"{'claim':6s}{'checks':>7s}{'seconds':>10s}{'share':>8s}")
+    for cid, row in (dur.get("per_claim") or {}).items():
+        secs = float(row.get("seconds", 0.0))
+        share = f"{100 * secs / total:6.1f} %" if total > 0 else "      - "
+        lines.append(f"{cid:6s}{row.get('checks', 0):7d}{secs:10.1f}{share:>8s}")
+    top = dur.get("slowest") or []
+    if top:
+        lines.append(f"the {len(top)} slowest checks:")
+        for t in top:
+            claims = ",".join(t.get("claims") or ()) or "-"
+            lines.append(f"{float(t.get('seconds', 0)):8.1f} s  {claims:8s} {t.get('test', '')}")
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":

@@ -24,6 +24,20 @@ which every claim check of every claim ran (none deselected, not run or not coll
 also becomes the published report ``reports/claims.json`` (``$CLAIMS_REPORT``), the one the
 book reads.  Verdicts are computed from these records by :mod:`numerics.claim_report`.
 
+Every check that ran carries ``duration_s``, its setup + call + teardown time (the figure
+pytest's ``--durations`` shows per phase), and the report carries ``durations``: the total
+check time per claim and the :data:`~numerics.claim_report.N_SLOWEST` slowest checks
+(:func:`numerics.claim_report.durations_summary`; schema 3), and ``machine``: what the times
+were measured on (CPUs, torch version and threads, platform, load average at the end).
+
+Progress (``--claim-progress=auto|on|off``; ``auto``, the default: on when claim items are
+collected and the run is not verbose): instead of one dot per passed claim check, the
+controller (the xdist controller, or the only process) prints one line per claim when all
+its checks are in, a line per claim that moved every ``--claim-progress-interval`` seconds
+(20 by default, only when something changed), and at the end a per-claim table; every line
+shows the checks done of the claim's total, their outcomes, their summed time and the
+verdict computed from the records so far by :func:`numerics.claim_report.claim_verdict`.
+
 ``--claim ID`` (repeatable, or comma-separated: ``--claim C3 --claim C5``, ``--claim C3,C5``)
 runs only the claim checks of those claims: every other item is deselected through
 ``pytest_deselected``, so the run report records it as *deselected* (the run is partial and
@@ -46,9 +60,14 @@ from pathlib import Path
 import pytest
 
 from derivations.claims import CLAIMS, ROLES, Refuted, claim_by_id
+from numerics.claim_report import claim_verdict, durations_summary
 from proofs_check import evidence
 
-SCHEMA = 2
+#: 3: ``duration_s`` covers setup + call + teardown; the ``durations`` summary
+SCHEMA = 3
+
+#: values of ``--claim-progress``
+PROGRESS_MODES = ("auto", "on", "off")
 
 # statuses of an item in a run report
 MISSING = ("deselected", "not_run", "not_collected")
@@ -175,10 +194,34 @@ def _mark_ids(nodes, own: str | None) -> list[str]:
 
 # ----------------------------------------------------------------------------- --claim
 def pytest_addoption(parser) -> None:
-    parser.getgroup("claims").addoption(
+    group = parser.getgroup("claims")
+    group.addoption(
         "--claim", action="append", default=[], dest="claim_ids", metavar="ID",
         help="run only the claim checks of claim ID (C1..C13, E1..E3; repeatable or "
              "comma-separated); every other test is deselected")
+    group.addoption(
+        "--claim-progress", default="auto", choices=PROGRESS_MODES, dest="claim_progress",
+        help="per-claim progress lines instead of a dot per passed claim check: a line when "
+             "a claim's checks are all in, a line per claim that moved every "
+             "--claim-progress-interval seconds, a per-claim table at the end (checks done/"
+             "total, outcomes, summed time, verdict so far). auto (default): on when claim "
+             "checks are collected and not -v; on; off (dots as usual)")
+    group.addoption(
+        "--claim-progress-interval", default=20.0, type=float, metavar="SECONDS",
+        dest="claim_progress_interval",
+        help="seconds between periodic claim progress lines (default 20)")
+
+
+def progress_mode(config) -> str:
+    """``on`` or ``off``: ``--claim-progress`` with ``auto`` resolved (on unless ``-v``;
+    whether claim checks were collected is seen as they report)."""
+    mode = getattr(config.option, "claim_progress", "auto") or "auto"
+    if mode not in PROGRESS_MODES:
+        raise pytest.UsageError(f"--claim-progress: {mode!r} is not one of "
+                                + ", ".join(PROGRESS_MODES))
+    if mode == "auto":
+        return "on" if config.get_verbosity() <= 0 else "off"
+    return mode
 
 
 def selected_claims(config) -> tuple[str, ...]:
@@ -203,6 +246,11 @@ _RUN_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
 # ----------------------------------------------------------------------------- the plugin
 def pytest_configure(config) -> None:
     selected_claims(config)  # a usage error before anything runs
+    progress_mode(config)
+    interval = getattr(config.option, "claim_progress_interval", 20.0)
+    if interval is not None and not interval > 0:
+        raise pytest.UsageError(f"--claim-progress-interval must be > 0 seconds, got "
+                                f"{interval!r}")
     if not config.pluginmanager.has_plugin("claim-evidence"):
         config.pluginmanager.register(ClaimEvidence(config), "claim-evidence")
 
@@ -215,6 +263,8 @@ class ClaimEvidence:
         self.items: dict[str, dict] = {}
         self.deselected: set[str] = set()
         self.results: dict[str, dict] = {}
+        self.phase_s: dict[str, dict[str, float]] = {}  # node id -> phase -> seconds
+        self.final_records: list[dict] = []
         wi = getattr(config, "workerinput", None)
         if wi is not None:
             self.run_id = wi.get("claims_run_id", "") or f"worker-{os.getpid()}"
@@ -230,6 +280,10 @@ class ClaimEvidence:
             self.process = "main"
             self.started_unix = time.time()
         self.claims_selected = selected_claims(config)
+        self.progress_on = progress_mode(config) == "on"
+        self.progress: ClaimProgress | None = None
+        if self.progress_on and wi is None:
+            self.progress = ClaimProgress(config, self)
 
     @property
     def parts_dir(self) -> Path:
@@ -287,10 +341,27 @@ class ClaimEvidence:
             rep.user_properties.append(("evidence", json.dumps(rec, default=str)))
         return rep
 
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_report_teststatus(self, report, config):
+        """No dot for a passed claim check while the progress lines are on (not verbose);
+        skipped, failed, xfailed and xpassed keep their letters."""
+        if (not self.progress_on or report.when != "call" or not report.passed
+                or hasattr(report, "wasxfail") or config.get_verbosity() > 0
+                or not any(k == "claims" for k, _ in report.user_properties)):
+            return None
+        return "passed", "", "PASSED"
+
     def pytest_runtest_logreport(self, report) -> None:
         props = dict(report.user_properties)
         if "claims" not in props:
             return
+        phases = self.phase_s.setdefault(report.nodeid, {})
+        phases[report.when] = phases.get(report.when, 0.0) + float(report.duration or 0.0)
+        self._record_outcome(report, props)
+        if self.progress is not None:
+            self.progress.on_report(report, props)
+
+    def _record_outcome(self, report, props: dict) -> None:
         outcome = None
         if report.when == "call":
             if hasattr(report, "wasxfail"):
@@ -310,7 +381,6 @@ class ClaimEvidence:
         ev = json.loads(props.get("evidence") or "{}")
         if ev:
             entry["evidence"] = ev
-        entry["duration_s"] = round(entry.get("duration_s", 0.0) + report.duration, 3)
         if outcome == "skipped" and isinstance(report.longrepr, tuple):
             entry["reason"] = _first_line(str(report.longrepr[-1])).removeprefix("Skipped: ")
         elif outcome == "failed":
@@ -344,6 +414,9 @@ class ClaimEvidence:
                    "kernel": info.get("kernel"), "xfail_raises": info.get("xfail_raises", "")}
             if nodeid in self.results:
                 rec.update(self.results[nodeid])
+                phases = self.phase_s.get(nodeid, {})
+                rec["duration_s"] = round(sum(phases.values()), 3)
+                rec["phase_s"] = {k: round(v, 3) for k, v in phases.items()}
             elif nodeid in deselected:
                 rec["status"] = "deselected"
             else:
@@ -351,6 +424,8 @@ class ClaimEvidence:
             records.append(rec)
         records += _not_collected(config, items)
         missing = [r for r in records if r["status"] in MISSING]
+        records.sort(key=lambda r: r["test"])
+        self.final_records = records
         payload = {
             "schema": SCHEMA,
             "run_id": self.run_id,
@@ -366,7 +441,9 @@ class ClaimEvidence:
             "claims_selected": list(self.claims_selected),
             "exitstatus": int(exitstatus),
             "complete": not missing and int(exitstatus) in (0, 1),
-            "items": sorted(records, key=lambda r: r["test"]),
+            "durations": durations_summary(records),
+            "machine": _machine(),
+            "items": records,
         }
         out = runs_dir(root) / f"{self.run_id}.json"
         out.parent.mkdir(parents=True, exist_ok=True)
@@ -382,6 +459,7 @@ class ClaimEvidence:
         if reporter is None:
             return
         where = _rel(out, root)
+        _fresh_line(reporter)
         if payload["complete"]:
             reporter.write_line(f"claim evidence: complete run -> {where}, published as "
                                 f"{_rel(pub, root)}")
@@ -392,6 +470,195 @@ class ClaimEvidence:
                 why.append(f"exit status {int(exitstatus)}")
             reporter.write_line(f"claim evidence: partial run -> {where} (not published: "
                                 + ", ".join(why) + ")")
+
+    def pytest_terminal_summary(self, terminalreporter) -> None:
+        """The per-claim table of the progress output (claims, checks, time, verdict)."""
+        if self.progress is not None and self.final_records:
+            self.progress.summary(terminalreporter, self.final_records)
+
+
+class ClaimProgress:
+    """The progress lines of the controller: per claim, the checks done of its total, their
+    outcomes and summed time, and the verdict of the records so far (the same
+    :func:`~numerics.claim_report.claim_verdict` as the report)."""
+
+    def __init__(self, config, recorder: ClaimEvidence) -> None:
+        self.config = config
+        self.rec = recorder
+        self.interval = float(getattr(config.option, "claim_progress_interval", 20.0) or 20.0)
+        self.marks: dict[str, list] = {}  # node id -> claim marks [id, role, scope]
+        self.done: dict[str, None] = {}  # node ids whose teardown reported, in order
+        self.expected: dict[str, set[str]] | None = None  # claim -> node ids to run
+        self.deselected: dict[str, list] = {}  # deselected node id -> claim marks
+        self.changed: set[str] = set()
+        self.finished: set[str] = set()
+        self.last_tick = time.monotonic()
+        self.order = {cl.id: i for i, cl in enumerate(CLAIMS)}
+
+    # -- what the run is expected to execute
+    def _load_expected(self) -> dict[str, set[str]] | None:
+        """Claim -> node ids to run, from this process's collection (no xdist) or the
+        workers' collection records (xdist); ``None`` while none is written."""
+        if self.expected is not None:
+            return self.expected
+        items, deselected = dict(self.rec.items), set(self.rec.deselected)
+        if not items and self.rec.parts_dir.is_dir():
+            for f in sorted(self.rec.parts_dir.glob("collect-*.json")):
+                try:
+                    part = json.loads(f.read_text())
+                except (OSError, ValueError):
+                    continue
+                items.update(part.get("items", {}))
+                deselected.update(part.get("deselected", ()))
+        if not items:
+            return None
+        expected: dict[str, set[str]] = {}
+        for nodeid, info in items.items():
+            marks = [list(m) for m in info.get("claims", ())]
+            if nodeid in deselected:
+                self.deselected[nodeid] = marks
+                continue
+            for cid in dict.fromkeys(m[0] for m in marks):
+                expected.setdefault(cid, set()).add(nodeid)
+        self.expected = expected
+        return expected
+
+    # -- events
+    def on_report(self, report, props: dict) -> None:
+        """A report of a claim check reached the controller."""
+        nodeid = report.nodeid
+        if nodeid not in self.marks:
+            try:
+                self.marks[nodeid] = [list(m) for m in json.loads(props["claims"])]
+            except (TypeError, ValueError):
+                self.marks[nodeid] = []
+        if report.when != "teardown" or nodeid in self.done:
+            return
+        self.done[nodeid] = None
+        cids = list(dict.fromkeys(m[0] for m in self.marks[nodeid]))
+        self.changed.update(cids)
+        expected = self._load_expected() or {}
+        for cid in sorted(cids, key=self._key):
+            total = expected.get(cid)
+            if total is not None and cid not in self.finished and total <= self.done.keys():
+                self.finished.add(cid)
+                self.changed.discard(cid)
+                self._write([self.line(cid, final=True)])
+        now = time.monotonic()
+        if now - self.last_tick >= self.interval:
+            self.last_tick = now
+            moved = sorted((c for c in self.changed if c not in self.finished), key=self._key)
+            self.changed.clear()
+            if moved:
+                self._write([self.line(c, final=False) for c in moved])
+
+    def _key(self, cid: str) -> tuple:
+        return (self.order.get(cid, len(self.order)), cid)
+
+    # -- lines
+    def records(self, cid: str) -> list[dict]:
+        """The records of claim ``cid`` so far: its checks that are done (as the run report
+        will record them) and its deselected checks."""
+        out = []
+        for nodeid in self.done:
+            marks = self.marks.get(nodeid, ())
+            res = self.rec.results.get(nodeid)
+            if res is None or "status" not in res or not any(m[0] == cid for m in marks):
+                continue
+            out.append({"test": nodeid, "claims": marks, **res,
+                        "duration_s": sum(self.rec.phase_s.get(nodeid, {}).values())})
+        for nodeid, marks in self.deselected.items():
+            if any(m[0] == cid for m in marks):
+                out.append({"test": nodeid, "claims": marks, "status": "deselected"})
+        return out
+
+    def line(self, cid: str, *, final: bool) -> str:
+        """``[ 3:12] C3  rank one spike   38/40 checks  passed 36  xfailed 2  failed 0 ...``"""
+        recs = self.records(cid)
+        ran = [r for r in recs if r["status"] not in MISSING]
+        total = (self.expected or {}).get(cid)
+        n = {s: sum(r["status"] == s for r in ran) for s in
+             ("passed", "xfailed", "failed", "skipped", "xpassed")}
+        counts = "  ".join(f"{s} {n[s]}" for s in ("passed", "xfailed", "failed"))
+        counts += "".join(f"  {s} {n[s]}" for s in ("skipped", "xpassed") if n[s])
+        secs = sum(r.get("duration_s", 0.0) for r in ran)
+        verdict = claim_verdict(cid, recs).key
+        el = int(time.time() - (self.rec.started_unix or time.time()))
+        name = claim_by_id(cid).slug.replace("_", " ")
+        return (f"[{el // 60:2d}:{el % 60:02d}] {cid:<3s} {name:<25s} "
+                f"{len(ran):>3d}/{len(total) if total is not None else '?':<3} checks  "
+                f"{counts}  {secs:7.1f} s   verdict{'' if final else ' so far'}: {verdict}")
+
+    def _write(self, lines: list[str]) -> None:
+        reporter = self.config.pluginmanager.get_plugin("terminalreporter")
+        if reporter is None:
+            return
+        _fresh_line(reporter)
+        for text in lines:
+            reporter.write_line(text)
+        reporter.flush()
+
+    def summary(self, reporter, records: list[dict]) -> None:
+        """The table at the end: per claim, checks run of collected, outcomes, summed time
+        and the verdict of the run report (computed from the same records)."""
+        by_claim: dict[str, list[dict]] = {}
+        for r in records:
+            for cid in dict.fromkeys(m[0] for m in r.get("claims", ())):
+                by_claim.setdefault(cid, []).append(r)
+        shown = [c for c in sorted(by_claim, key=self._key)
+                 if any(r["status"] not in MISSING for r in by_claim[c])]
+        if not shown:
+            return
+        reporter.write_sep("=", "claim checks")
+        reporter.write_line(f"{'claim':<30s}{'checks':>9s}  {'outcomes':<34s}{'time':>10s}"
+                            "   verdict")
+        grand = 0.0
+        for cid in shown:
+            recs = by_claim[cid]
+            ran = [r for r in recs if r["status"] not in MISSING]
+            secs = sum(float(r.get("duration_s") or 0.0) for r in ran)
+            grand += secs
+            outcomes = ", ".join(f"{sum(r['status'] == s for r in ran)} {s}" for s in
+                                 ("passed", "xfailed", "failed", "skipped", "xpassed")
+                                 if any(r["status"] == s for r in ran))
+            name = claim_by_id(cid).slug.replace("_", " ")
+            reporter.write_line(f"{cid:<4s} {name:<25s}{len(ran):>4d}/{len(recs):<4d}  "
+                                f"{outcomes:<34s}{secs:8.1f} s   "
+                                f"{claim_verdict(cid, records).key}")
+        idle = [c for c in sorted(by_claim, key=self._key) if c not in shown]
+        reporter.write_line(f"check time {grand:.1f} s summed over the claims shown (a check "
+                            "of several claims counts for each)"
+                            + (f"; no check ran for {len(idle)} other claims" if idle
+                               else ""))
+        reporter.flush()
+
+
+def _machine() -> dict:
+    """What the check times were measured on: CPUs, torch threads and version, platform,
+    and the 1-minute load average at the end of the run (above the CPU count: the machine
+    was busy with more than this run, or the run oversubscribed it)."""
+    import platform
+
+    out: dict = {"cpus": os.cpu_count(), "platform": platform.platform()}
+    try:
+        import torch
+
+        out.update(torch=torch.__version__, torch_threads=torch.get_num_threads())
+    except ImportError:  # pragma: no cover
+        pass
+    try:
+        out["load_avg_1min"] = round(os.getloadavg()[0], 2)
+    except (AttributeError, OSError):  # pragma: no cover
+        pass
+    return out
+
+
+def _fresh_line(reporter) -> None:
+    """End the terminal's current line when letters (``F``, ``x``, ``[100%]``) are on it and
+    the reporter would not (it ends only lines that it started with a file name)."""
+    tw = getattr(reporter, "_tw", None)
+    if not reporter.currentfspath and getattr(tw, "width_of_current_line", 0):
+        reporter.line("")
 
 
 def _raises_name(xf) -> str:
