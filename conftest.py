@@ -3,6 +3,8 @@
 * Hypothesis profiles (``ci`` when ``CI=true``, ``dev``, ``thorough``) from
   :mod:`numerics.strategies`.
 * ``gpu`` tests skip cleanly without CUDA.
+* the checks that were slow in the published claim report run first (longest first), so
+  that a parallel run does not end waiting on one long check started last.
 * the claim-evidence plugin :mod:`proofs_check.plugin` (per-run reports, see there);
 * ``kernel_name``: every test that takes it runs once per kernel, under the kernel's own
   name: the built-ins, then the user kernels that
@@ -14,6 +16,10 @@
 """
 
 from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
 
 import pytest
 import torch
@@ -50,7 +56,34 @@ def pytest_generate_tests(metafunc):
         metafunc.parametrize("kernel_name", list(_KERNELS))
 
 
+#: checks that took at least this long in the published report run first (seconds)
+LONG_CHECK_S = 5.0
+
+
+def previous_durations(rootpath: Path) -> dict[str, float]:
+    """Seconds each claim check took in the published report (``$CLAIMS_REPORT``, else
+    ``reports/claims.json``), by node id; empty when there is none or it cannot be read."""
+    env = os.environ.get("CLAIMS_REPORT")
+    path = Path(env) if env else Path(rootpath) / "reports" / "claims.json"
+    try:
+        items = json.loads(path.read_text(encoding="utf-8"))["items"]
+        return {it["test"]: float(it.get("duration_s") or 0.0) for it in items}
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return {}
+
+
+def longest_first(items: list, durations: dict[str, float]) -> None:
+    """Sort ``items`` in place: those with a duration of at least :data:`LONG_CHECK_S`
+    first, longest first; the others after them in their own order."""
+    items.sort(key=lambda it: -max(durations.get(it.nodeid, 0.0) - LONG_CHECK_S, 0.0))
+
+
 def pytest_collection_modifyitems(config, items):
+    # longest first: the checks that took LONG_CHECK_S or more in the last published run
+    # start first, so with xdist the run does not end waiting on one long check started
+    # last (a stable sort: every other item keeps its order; the order is the same on
+    # every worker, which read the same report)
+    longest_first(items, previous_durations(config.rootpath))
     if torch.cuda.is_available():
         return
     skip = pytest.mark.skip(reason="needs CUDA (torch.cuda.is_available() is False)")

@@ -170,3 +170,27 @@ def test_pages_type_no_outcome_and_cite_no_outside_file(page):
     assert "THEORY.md" not in text, f"{page.name} cites THEORY.md (not in this repository)"
     bad = [f"line {n}: {line.strip()[:90]}" for n, line in _prose(text) if _TYPED.search(line)]
     assert not bad, f"{page.name} types outcomes by hand: " + "; ".join(bad)
+
+
+def test_long_checks_are_scheduled_first(tmp_path, monkeypatch):
+    """The root conftest starts the checks that were slow in the published report first
+    (longest first) and keeps every other item in its collected order."""
+    import json
+    from types import SimpleNamespace
+
+    import conftest
+
+    report = tmp_path / "claims.json"
+    report.write_text(json.dumps({"items": [
+        {"test": "t::slow", "duration_s": 50.0}, {"test": "t::slower", "duration_s": 90.0},
+        {"test": "t::fast", "duration_s": 1.0}, {"test": "t::none"}]}))
+    monkeypatch.setenv("CLAIMS_REPORT", str(report))
+    durations = conftest.previous_durations(tmp_path)
+    assert durations == {"t::slow": 50.0, "t::slower": 90.0, "t::fast": 1.0, "t::none": 0.0}
+    items = [SimpleNamespace(nodeid=n) for n in
+             ("t::a", "t::fast", "t::slow", "t::b", "t::slower", "t::none")]
+    conftest.longest_first(items, durations)
+    assert [i.nodeid for i in items] == ["t::slower", "t::slow", "t::a", "t::fast", "t::b",
+                                         "t::none"]
+    report.write_text("{broken")
+    assert conftest.previous_durations(tmp_path) == {}
