@@ -3,6 +3,8 @@
 * Hypothesis profiles (``ci`` when ``CI=true``, ``dev``, ``thorough``) from
   :mod:`numerics.strategies`.
 * ``gpu`` tests skip cleanly without CUDA.
+* each xdist worker uses its share of the available CPUs as torch threads
+  (``$POISONCURV_TEST_THREADS`` overrides).
 * the checks that were slow in the published claim report run first (longest first), so
   that a parallel run does not end waiting on one long check started last.
 * the claim-evidence plugin :mod:`proofs_check.plugin` (per-run reports, see there);
@@ -39,7 +41,41 @@ pytest_plugins = ["proofs_check.plugin"]
 _KERNELS: list[str] = list(BUILTIN_NAMES)
 
 
+def available_cpus() -> int:
+    """CPUs this process may use: its affinity mask, capped by a cgroup v2 CPU quota
+    (``/sys/fs/cgroup/cpu.max``) when one is set (a container limited to 2 CPUs on a large
+    host reports the host's count in ``os.cpu_count()``)."""
+    try:
+        n = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        n = os.cpu_count() or 1
+    try:
+        quota, period = Path("/sys/fs/cgroup/cpu.max").read_text().split()[:2]
+        if quota != "max":
+            n = min(n, max(1, int(int(quota) // int(period))))
+    except (OSError, ValueError):
+        pass
+    return max(1, n)
+
+
+def worker_threads() -> int | None:
+    """torch threads for one xdist worker: the available CPUs shared among the workers
+    (``$POISONCURV_TEST_THREADS`` overrides); ``None`` outside xdist workers."""
+    env = os.environ.get("POISONCURV_TEST_THREADS", "").strip()
+    if env:
+        return max(1, int(env))
+    workers = os.environ.get("PYTEST_XDIST_WORKER_COUNT")
+    if not os.environ.get("PYTEST_XDIST_WORKER") or not workers:
+        return None
+    return max(1, available_cpus() // max(1, int(workers)))
+
+
 def pytest_configure(config):
+    # xdist workers share the CPUs: without this every worker starts one torch thread per
+    # CPU it sees (oversubscribed; in a CPU-quota container, one per *host* CPU)
+    threads = worker_threads()
+    if threads is not None:
+        torch.set_num_threads(threads)
     # user kernels before collection, in a deterministic order (the same on every worker)
     user = load_user_kernels(config.rootpath)
     _KERNELS[:] = [*BUILTIN_NAMES, *(n for n in user if n not in BUILTIN_NAMES)]
@@ -48,7 +84,9 @@ def pytest_configure(config):
 def pytest_report_header(config):
     user = [n for n in _KERNELS if n not in BUILTIN_NAMES]
     return [f"hypothesis profile: {_PROFILE}", f"CUDA available: {torch.cuda.is_available()}",
-            f"user kernels: {', '.join(user) or 'none'}"]
+            f"user kernels: {', '.join(user) or 'none'}",
+            f"CPUs available: {available_cpus()}; torch threads here: {torch.get_num_threads()}"
+            f" (each xdist worker: its share of the CPUs, or $POISONCURV_TEST_THREADS)"]
 
 
 def pytest_generate_tests(metafunc):

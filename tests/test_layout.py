@@ -194,3 +194,24 @@ def test_long_checks_are_scheduled_first(tmp_path, monkeypatch):
                                          "t::none"]
     report.write_text("{broken")
     assert conftest.previous_durations(tmp_path) == {}
+
+
+def test_xdist_workers_share_the_cpus(monkeypatch):
+    """Each xdist worker gets its share of the available CPUs as torch threads."""
+    import os
+
+    import conftest
+
+    assert 1 <= conftest.available_cpus() <= (os.cpu_count() or 1)
+
+    monkeypatch.delenv("POISONCURV_TEST_THREADS", raising=False)
+    monkeypatch.delenv("PYTEST_XDIST_WORKER", raising=False)
+    assert conftest.worker_threads() is None  # not a worker: torch's own default
+    monkeypatch.setattr(conftest, "available_cpus", lambda: 8)
+    monkeypatch.setenv("PYTEST_XDIST_WORKER", "gw0")
+    monkeypatch.setenv("PYTEST_XDIST_WORKER_COUNT", "2")
+    assert conftest.worker_threads() == 4
+    monkeypatch.setenv("PYTEST_XDIST_WORKER_COUNT", "16")
+    assert conftest.worker_threads() == 1
+    monkeypatch.setenv("POISONCURV_TEST_THREADS", "3")
+    assert conftest.worker_threads() == 3
