@@ -386,6 +386,8 @@ def curves(args) -> dict:
             size = {"n": n0, "d": d0, "q": q0, axis: v}
             n, d, q = size["n"], size["d"], size["q"]
             reps = 1 if n >= 10000 else (2 if n >= 5000 else 3)
+            if kind == "hessian":
+                reps = 2 if n >= 10000 else 3
             need_gib = 4.5 * 8 * n * n / 2**30 if kind == "fit" else 0.0
             avail = _mem_available_gib()
             if need_gib and avail is not None and need_gib > avail - 1.0:
@@ -395,7 +397,7 @@ def curves(args) -> dict:
                 continue
             t0 = time.perf_counter()
             out = B.run_isolated("curve_point", kind=kind, n=n, d=d, q=q, repeats=reps,
-                                 threads=args.threads, timeout=1200)
+                                 threads=args.threads, timeout=args.point_timeout)
             if "error" in out:
                 pts.append({**size, "error": out["error"]})
                 print(f"  {name} {axis}={v}: ERROR {out['error']}")
@@ -469,13 +471,17 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--net-points", type=int, default=3)
     ap.add_argument("--matmul-size", type=int, default=2048)
     ap.add_argument("--threads", type=int, default=2, help="torch threads (stated in the JSON)")
+    ap.add_argument("--point-timeout", type=int, default=1200,
+                    help="seconds allowed to one curve point (its fresh process); a point "
+                         "that runs longer is recorded as not finished")
     ap.add_argument("--not-shared", dest="shared", action="store_false",
                     help="record that no other job shared the machine (default: shared)")
     ap.add_argument("--out", type=Path, default=None,
                     help="output folder (default results/benchmark; --quick: /tmp)")
     args = ap.parse_args(argv)
     for nm in ("n", "d", "q", "autograd_q", "chunk", "grad_chunk", "plain_chunk", "repeats",
-               "autograd_repeats", "net_d", "net_width", "net_points", "matmul_size", "threads"):
+               "autograd_repeats", "net_d", "net_width", "net_points", "matmul_size", "threads",
+               "point_timeout"):
         if getattr(args, nm) < 1:
             ap.error(f"--{nm.replace('_', '-')} must be >= 1")
     if args.quick:
