@@ -182,7 +182,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--threads", type=int, default=None)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", default=str(ROOT / "results" / "scale"))
-    p.add_argument("--name", default=None, help="JSON file stem (default n<N>)")
+    p.add_argument("--name", default=None, help="JSON file stem (default <device>_<kernel>_n<N>)")
     p.add_argument("--shared", default="shared machine (other jobs running)",
                    help="note on whether the machine was shared")
     args = p.parse_args(argv)
@@ -199,7 +199,7 @@ def main(argv: list[str] | None = None) -> int:
         params["ell"] = args.ell if args.ell is not None else float(d_in) ** 0.5
     out_dir = Path(args.out)
     out_dir.mkdir(parents=True, exist_ok=True)
-    name = args.name or f"n{args.n}"
+    name = args.name or f"{device.type}_{args.kernel}_n{args.n}"
     X, y, Xq, zeta, x0, target = load_data(args, device)
     n, d = X.shape
     print(f"n = {n}, d = {d}, kernel {args.kernel} {params}, c = {args.ridge:g}, device "
