@@ -16,7 +16,8 @@ Memory (large ``n``)
     the Gram matrix into it in row blocks of at most ``block_elements`` entries, adds the
     ridge on its diagonal and factors it in place (``torch.linalg.cholesky_ex`` writing into
     the buffer's column-major view: no second ``n x n`` array); the buffer then holds the
-    Cholesky factor, used by :meth:`KRR.solve`.  Predictions and input derivatives are
+    Cholesky factor, used by :meth:`KRR.solve` through two triangular solves
+    (``torch.cholesky_solve`` would clone the factor).  Predictions and input derivatives are
     summed over blocks of queries and of training points so that no ``q x n x d``
     intermediate exceeds ``block_elements`` entries (where one query's footprint allows).
     :attr:`KRR.K` of such a fit is recomputed on access (it allocates ``n x n``).
@@ -39,7 +40,8 @@ from numerics.validation import (
 )
 
 __all__ = ["KRR", "LossHessian", "solve_spd", "MAX_CONDITION", "NotPSDError", "SingularSystemError",
-           "EmptyTrainingSetError", "KEEP_GRAM_MAX_ELEMENTS", "gram_into", "factor_in_place"]
+           "EmptyTrainingSetError", "KEEP_GRAM_MAX_ELEMENTS", "gram_into", "factor_in_place",
+           "solve_with_factor"]
 
 
 class EmptyTrainingSetError(ValueError):
@@ -98,6 +100,14 @@ def factor_in_place(A: torch.Tensor, *, name: str = "system") -> torch.Tensor:
             "increase the ridge")
     _check_condition(L, name)
     return L
+
+
+def solve_with_factor(L: torch.Tensor, B: torch.Tensor) -> torch.Tensor:
+    """``(L L^T)^{-1} B`` by two triangular solves (``B``: ``(n, k)``).  Unlike
+    ``torch.cholesky_solve``, which clones the factor (measured: one more ``n x n`` array),
+    ``torch.linalg.solve_triangular`` works on ``L``'s own storage."""
+    z = torch.linalg.solve_triangular(L, B, upper=False)
+    return torch.linalg.solve_triangular(L.mT, z, upper=True)
 
 
 def _check_condition(L: torch.Tensor, name: str) -> None:
@@ -247,7 +257,7 @@ class KRR:
             if n <= _DIAGNOSE_MAX_N:  # name a non-PSD kernel, as the dense path does
                 check_gram_psd(self.kernel.gram(X), name=f"kernel {self.kernel.name!r}")
             raise
-        alpha = torch.cholesky_solve(y[:, None] if y.ndim == 1 else y, L)
+        alpha = solve_with_factor(L, y[:, None] if y.ndim == 1 else y)
         self.X, self.y = X, y
         self._K, self._L = None, L
         self.alpha = alpha[:, 0] if y.ndim == 1 else alpha
@@ -261,7 +271,7 @@ class KRR:
         vec = B.ndim == 1
         B2 = B[:, None] if vec else B
         if self._L is not None:
-            out = torch.cholesky_solve(B2, self._L)
+            out = solve_with_factor(self._L, B2)
         else:
             K = self.K
             A = K + (self.ridge + self.jitter) * torch.eye(K.shape[0], dtype=B.dtype,

@@ -5,7 +5,7 @@
 # (K never formed), then the prediction shift and spike of 10 clone poisons and the
 # dense-vs-CG differences.  ONE short run for an H200 (target < 10 minutes):
 #     bash scripts/gpu_large_n.sh                       # writes $OUT/cuda_ntk_relu_n60000.json
-#     bash scripts/gpu_large_n.sh --n 2000 --device cpu # small CPU rehearsal (same code)
+#     bash scripts/gpu_large_n.sh --n 2000 --device cpu --in-place  # small CPU rehearsal
 # Extra arguments go to scripts/large_n.py (later ones win).  Needs the Fashion-MNIST IDX
 # files at $POISONCURV_FASHION_MNIST or /usr/share/datasets/fashion-mnist, and
 # linear_operator (the 'matrixfree' extra) for the CG step.  Copy $OUT/cuda_ntk_relu_n60000.json to
@@ -26,8 +26,9 @@ fi
 "$PY" -c "import torch; print('torch', torch.__version__, 'cuda', torch.cuda.is_available(), torch.cuda.get_device_name(0) if torch.cuda.is_available() else '')" \
     2>&1 | tee "$OUTDIR/env.txt"
 "$PY" -c "import linear_operator" 2>/dev/null || echo "linear_operator missing: the cg step will fail (pip install linear_operator)" | tee -a "$OUTDIR/env.txt"
-# 570 s: the dense result is saved before the CG step starts, so a timeout keeps it
-timeout 570 "$PY" scripts/large_n.py --n 60000 --data fashion --kernel ntk_relu \
+# TIMEOUT_S (default 570 s): the dense result is saved before the CG step starts, so a
+# timeout keeps it (a CPU rehearsal needs more: TIMEOUT_S=1800)
+timeout "${TIMEOUT_S:-570}" "$PY" scripts/large_n.py --n 60000 --data fashion --kernel ntk_relu \
     --ridge 1.0 --q 100 --device cuda --steps dense,cg --precond-rank 500 --max-iter 1500 \
     --tol 1e-10 --out "$OUTDIR" --shared "device machine, one GPU, not shared" \
     "$@" 2>&1 | tee "$OUTDIR/log.txt"

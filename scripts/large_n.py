@@ -175,6 +175,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--y-t", type=float, default=3.0, help="attacker's label")
     p.add_argument("--x0-offset", type=float, default=0.05)
     p.add_argument("--steps", default="dense", help="comma list of dense, cg")
+    p.add_argument("--in-place", action="store_true",
+                   help="dense step: force the in-place buffer path (default: only beyond "
+                        "KEEP_GRAM_MAX_ELEMENTS Gram entries)")
     p.add_argument("--tol", type=float, default=1e-10, help="CG relative residual")
     p.add_argument("--precond-rank", type=int, default=100)
     p.add_argument("--max-iter", type=int, default=2000)
@@ -232,7 +235,8 @@ def main(argv: list[str] | None = None) -> int:
     outs: dict = {}
     try:
         if "dense" in steps:
-            model = KRR(args.kernel, args.ridge, device=device, **params)
+            model = KRR(args.kernel, args.ridge, device=device,
+                        keep_gram=False if args.in_place else None, **params)
             outs["dense"] = run_model("dense", model, X, y, Xq, zeta, x0, args, record, device)
             result["dense"] = {"in_place": model._L is not None,
                                "shift_spike": outs["dense"]["shift_spike"]}
