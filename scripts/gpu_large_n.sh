@@ -5,8 +5,12 @@
 # (K never formed), then the prediction shift and spike of 10 clone poisons and the
 # dense-vs-CG differences.  ONE short run for an H200 (target < 10 minutes):
 #     bash scripts/gpu_large_n.sh                       # writes $OUT/cuda_ntk_relu_n60000.json
-#     bash scripts/gpu_large_n.sh --n 2000 --device cpu --in-place  # small CPU rehearsal
+#     TIMEOUT_S=1800 bash scripts/gpu_large_n.sh --n 2000 --device cpu --in-place \
+#         --shared "shared CPU machine"                # small CPU rehearsal
 # Extra arguments go to scripts/large_n.py (later ones win).  Needs the Fashion-MNIST IDX
+# Ridge c = 100 (the NTK's diagonal is ~160 on these pixels; its spectrum decays slowly, so
+# with c = 1 CG would need hundreds of products; measured at n = 2000 on CPU: no CG solve
+# finished within 8 minutes).  Needs the Fashion-MNIST IDX
 # files at $POISONCURV_FASHION_MNIST or /usr/share/datasets/fashion-mnist, and
 # linear_operator (the 'matrixfree' extra) for the CG step.  Copy $OUT/cuda_ntk_relu_n60000.json to
 # results/scale/ to show it in book/scale.md.
@@ -29,7 +33,8 @@ fi
 # TIMEOUT_S (default 570 s): the dense result is saved before the CG step starts, so a
 # timeout keeps it (a CPU rehearsal needs more: TIMEOUT_S=1800)
 timeout "${TIMEOUT_S:-570}" "$PY" scripts/large_n.py --n 60000 --data fashion --kernel ntk_relu \
-    --ridge 1.0 --q 100 --device cuda --steps dense,cg --precond-rank 500 --max-iter 1500 \
+    --ridge 100 --q 100 --device cuda --steps dense,cg --precond-rank 500 --max-iter 1500 \
+    --block-elements 268435456 \
     --tol 1e-10 --out "$OUTDIR" --shared "device machine, one GPU, not shared" \
     "$@" 2>&1 | tee "$OUTDIR/log.txt"
 exit "${PIPESTATUS[0]}"
