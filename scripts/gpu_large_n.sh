@@ -7,13 +7,13 @@
 #     bash scripts/gpu_large_n.sh                       # writes $OUT/cuda_ntk_relu_n60000.json
 #     TIMEOUT_S=1800 bash scripts/gpu_large_n.sh --n 2000 --device cpu --in-place \
 #         --shared "shared CPU machine"                # small CPU rehearsal
-# Extra arguments go to scripts/large_n.py (later ones win).  Needs the Fashion-MNIST IDX
-# Ridge c = 100 (the NTK's diagonal is ~160 on these pixels; its spectrum decays slowly, so
-# with c = 1 CG would need hundreds of products; measured at n = 2000 on CPU: no CG solve
-# finished within 8 minutes).  Needs the Fashion-MNIST IDX
-# files at $POISONCURV_FASHION_MNIST or /usr/share/datasets/fashion-mnist, and
-# linear_operator (the 'matrixfree' extra) for the CG step.  Copy $OUT/cuda_ntk_relu_n60000.json to
-# results/scale/ to show it in book/scale.md.
+# Extra arguments go to scripts/large_n.py (later ones win).
+# Ridge c = 100: the NTK's diagonal is ~160 on these pixels and its spectrum decays slowly;
+# with c = 1 (measured, CPU rehearsal at n = 2000, shared 2-core machine) the first CG solve
+# had not finished after 9.8 minutes and was stopped; with c = 100 it took 14 iterations.
+# Needs the Fashion-MNIST IDX files at $POISONCURV_FASHION_MNIST or
+# /usr/share/datasets/fashion-mnist, and linear_operator (the 'matrixfree' extra) for the CG
+# step.  Copy $OUT/cuda_ntk_relu_n60000.json to results/scale/ to show it in book/scale.md.
 set -uo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"

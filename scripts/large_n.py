@@ -31,6 +31,7 @@ import datetime as dt
 import json
 import os
 import platform
+import signal
 import sys
 import time
 from pathlib import Path
@@ -178,6 +179,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--in-place", action="store_true",
                    help="dense step: force the in-place buffer path (default: only beyond "
                         "KEEP_GRAM_MAX_ELEMENTS Gram entries)")
+    p.add_argument("--block-elements", type=int, default=None,
+                   help="cap on the entries of one Gram block / intermediate (default 2^25; "
+                        "larger blocks mean fewer kernel calls per CG product on a GPU)")
     p.add_argument("--tol", type=float, default=1e-10, help="CG relative residual")
     p.add_argument("--precond-rank", type=int, default=100)
     p.add_argument("--max-iter", type=int, default=2000)
@@ -190,6 +194,9 @@ def main(argv: list[str] | None = None) -> int:
                    help="note on whether the machine was shared")
     args = p.parse_args(argv)
     steps = [s.strip() for s in args.steps.split(",") if s.strip()]
+    # a timeout's SIGTERM ends the run through `finally`, so the JSON keeps what was done
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    blocks = {} if args.block_elements is None else {"block_elements": args.block_elements}
     bad = sorted(set(steps) - {"dense", "cg"})
     if bad or not steps:
         p.error(f"--steps: unknown step(s) {bad}; use dense and/or cg")
@@ -224,6 +231,7 @@ def main(argv: list[str] | None = None) -> int:
                    "kernel": args.kernel, "kernel_params": params, "ridge": args.ridge,
                    "q": int(Xq.shape[0]), "m": args.m, "y_t": args.y_t,
                    "x0_offset": args.x0_offset, "buffer_gib": n * n * 8 / GIB,
+                   "block_elements": args.block_elements,
                    "steps": steps},
         "steps": record,
     }
@@ -236,7 +244,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if "dense" in steps:
             model = KRR(args.kernel, args.ridge, device=device,
-                        keep_gram=False if args.in_place else None, **params)
+                        keep_gram=False if args.in_place else None, **blocks, **params)
             outs["dense"] = run_model("dense", model, X, y, Xq, zeta, x0, args, record, device)
             result["dense"] = {"in_place": model._L is not None,
                                "shift_spike": outs["dense"]["shift_spike"]}
@@ -245,7 +253,9 @@ def main(argv: list[str] | None = None) -> int:
             from numerics.large_krr import CGKRR
 
             cg = CGKRR(args.kernel, args.ridge, device=device, tol=args.tol,
-                       max_iter=args.max_iter, precond_rank=args.precond_rank, **params)
+                       max_iter=args.max_iter, precond_rank=args.precond_rank, **blocks,
+                       **params)
+            result["cg"] = {"solves": cg.reports}  # filled in as the solves finish
             outs["cg"] = run_model("cg", cg, X, y, Xq, zeta, x0, args, record, device)
             result["cg"] = {
                 "tolerance": args.tol, "precond_rank_requested": args.precond_rank,
@@ -282,6 +292,8 @@ def _jsonable(v):
         return _jsonable(v.tolist())
     if isinstance(v, np.floating | np.integer):
         return v.item()
+    if hasattr(v, "__dataclass_fields__"):
+        return _jsonable(dict(v.__dict__))
     return v
 
 
