@@ -8,6 +8,19 @@ Jitter policy (explicit, documented, never silent)
     :class:`~numerics.validation.SingularSystemError` is raised; when the failure comes
     from a Gram matrix that is not positive semi-definite,
     :class:`~numerics.validation.NotPSDError` is raised instead, naming the kernel.
+
+Memory (large ``n``)
+    Up to :data:`KEEP_GRAM_MAX_ELEMENTS` Gram entries (``n <= 5792``) a fit keeps the Gram
+    matrix ``K`` as :attr:`KRR.K` and solves a separate ``K + cI`` exactly as always.
+    Beyond it (or with ``keep_gram=False``) the fit allocates ONE ``n x n`` buffer, writes
+    the Gram matrix into it in row blocks of at most ``block_elements`` entries, adds the
+    ridge on its diagonal and factors it in place (``torch.linalg.cholesky_ex`` writing into
+    the buffer's column-major view: no second ``n x n`` array); the buffer then holds the
+    Cholesky factor, used by :meth:`KRR.solve` through two triangular solves
+    (``torch.cholesky_solve`` would clone the factor).  Predictions and input derivatives are
+    summed over blocks of queries and of training points so that no ``q x n x d``
+    intermediate exceeds ``block_elements`` entries (where one query's footprint allows).
+    :attr:`KRR.K` of such a fit is recomputed on access (it allocates ``n x n``).
 """
 
 from __future__ import annotations
@@ -16,7 +29,7 @@ from dataclasses import dataclass
 
 import torch
 
-from numerics.kernels import TorchKernel, as_kernel, check_gram_psd
+from numerics.kernels import CHUNK_ELEMENTS, TorchKernel, as_kernel, check_gram_psd
 from numerics.validation import (
     NotPSDError,
     SingularSystemError,
@@ -27,7 +40,9 @@ from numerics.validation import (
 )
 
 __all__ = ["KRR", "LossHessian", "solve_spd", "MAX_CONDITION", "NotPSDError", "SingularSystemError",
-           "EmptyTrainingSetError"]
+           "EmptyTrainingSetError", "KEEP_GRAM_MAX_ELEMENTS", "gram_into", "factor_in_place",
+           "solve_with_factor"]
+
 
 class EmptyTrainingSetError(ValueError):
     """A KRR was asked to fit zero training points."""
@@ -36,6 +51,73 @@ class EmptyTrainingSetError(ValueError):
 #: largest accepted condition number of the SPD system (beyond it float64 solutions
 #: lose more than ~4 of their 16 digits)
 MAX_CONDITION = 1e12
+
+#: fits with at most this many Gram entries keep ``K`` (the historical dense path)
+KEEP_GRAM_MAX_ELEMENTS = CHUNK_ELEMENTS
+
+#: a failed in-place factorisation is diagnosed (PSD test of the kernel on the leading
+#: block) only up to this order; beyond it the eigen-decomposition would cost more than the fit
+_DIAGNOSE_MAX_N = 4096
+
+
+def _rows_per_block(cols: int, block_elements: int) -> int:
+    return max(1, int(block_elements) // max(1, cols))
+
+
+def gram_into(kernel: TorchKernel, X: torch.Tensor, out: torch.Tensor, *,
+              block_elements: int = CHUNK_ELEMENTS) -> torch.Tensor:
+    """Write the Gram matrix ``k(X, X)`` into the preallocated ``out`` (``(n, n)``) in blocks
+    of rows of at most ``block_elements`` entries; returns ``out``.  Only one block of
+    kernel intermediates is alive at a time."""
+    n = X.shape[0]
+    if out.shape != (n, n):
+        raise ValueError(f"gram_into: output buffer has shape {tuple(out.shape)}, expected "
+                         f"({n}, {n})")
+    rows = _rows_per_block(n, block_elements)
+    for s in range(0, n, rows):
+        out[s : s + rows] = kernel.gram(X[s : s + rows], X)
+    return out
+
+
+def factor_in_place(A: torch.Tensor, *, name: str = "system") -> torch.Tensor:
+    """Cholesky-factor the symmetric positive-definite ``A`` (``(n, n)``, contiguous) in its
+    own storage: returns the lower factor ``L`` as a column-major view of ``A``'s memory
+    (``A`` is overwritten; no second ``n x n`` array is made).
+
+    Raises :class:`SingularSystemError` naming the leading minor where the factorisation
+    broke down, or when the factor's estimated condition number exceeds
+    :data:`MAX_CONDITION`."""
+    if A.ndim != 2 or A.shape[0] != A.shape[1] or not A.is_contiguous():
+        raise ValueError(f"factor_in_place: {name} must be a contiguous square matrix, got "
+                         f"shape {tuple(A.shape)}")
+    At = A.mT  # column-major view: LAPACK factors it without a copy (A is symmetric)
+    info = torch.empty((), dtype=torch.int32, device=A.device)
+    L, info = torch.linalg.cholesky_ex(At, out=(At, info))
+    if int(info) != 0:
+        raise SingularSystemError(
+            f"{name} is not positive definite to working precision: the Cholesky "
+            f"factorisation broke down at leading minor {int(info)} of {A.shape[0]}; "
+            "increase the ridge")
+    _check_condition(L, name)
+    return L
+
+
+def solve_with_factor(L: torch.Tensor, B: torch.Tensor) -> torch.Tensor:
+    """``(L L^T)^{-1} B`` by two triangular solves (``B``: ``(n, k)``).  Unlike
+    ``torch.cholesky_solve``, which clones the factor (measured: one more ``n x n`` array),
+    ``torch.linalg.solve_triangular`` works on ``L``'s own storage."""
+    z = torch.linalg.solve_triangular(L, B, upper=False)
+    return torch.linalg.solve_triangular(L.mT, z, upper=True)
+
+
+def _check_condition(L: torch.Tensor, name: str) -> None:
+    diag = L.diagonal()
+    cond_est = float((diag.max() / diag.min()) ** 2) if diag.numel() else 1.0
+    if not cond_est < MAX_CONDITION:
+        raise SingularSystemError(
+            f"{name} is numerically singular (estimated condition number {cond_est:.3g} "
+            f"> {MAX_CONDITION:.0e}); increase the ridge"
+        )
 
 
 def solve_spd(A: torch.Tensor, B: torch.Tensor, *, name: str = "system",
@@ -55,13 +137,7 @@ def solve_spd(A: torch.Tensor, B: torch.Tensor, *, name: str = "system",
             f"(smallest eigenvalue {float(ev.min()):.3g}, largest {float(ev.max()):.3g}); "
             "increase the ridge"
         )
-    diag = L.diagonal()
-    cond_est = float((diag.max() / diag.min()) ** 2)
-    if not cond_est < MAX_CONDITION:
-        raise SingularSystemError(
-            f"{name} is numerically singular (estimated condition number {cond_est:.3g} "
-            f"> {MAX_CONDITION:.0e}); increase the ridge"
-        )
+    _check_condition(L, name)
     return torch.cholesky_solve(B, L)
 
 
@@ -95,16 +171,50 @@ class KRR:
         Extra diagonal added on purpose (default 0; see the module's jitter policy).
     device:
         ``"cpu"`` (default), ``"cuda"``...; data are moved there in float64.
+    keep_gram:
+        Keep the Gram matrix (the dense path) or factor one buffer in place (the
+        large-``n`` path, see the module docstring).  ``None`` (default): keep it when it has
+        at most :data:`KEEP_GRAM_MAX_ELEMENTS` entries.
+    block_elements:
+        Cap on the entries of one block of Gram rows, of query-by-training intermediates
+        and of the training-point blocks of the input derivatives (default
+        :data:`~numerics.kernels.CHUNK_ELEMENTS`, 256 MiB of float64).
     """
 
     def __init__(self, kernel: TorchKernel | str, ridge: float, *, jitter: float = 0.0,
-                 device: str | torch.device | None = None, **params: float | int) -> None:
+                 device: str | torch.device | None = None, keep_gram: bool | None = None,
+                 block_elements: int = CHUNK_ELEMENTS, **params: float | int) -> None:
         self.kernel = as_kernel(kernel, **params)
         self.ridge = check_positive(ridge, "ridge c")
         self.jitter = check_positive(jitter, "jitter", allow_zero=True)
         self.device = resolve_device(device)
+        if keep_gram is not None and not isinstance(keep_gram, bool):
+            raise TypeError(f"keep_gram must be True, False or None, got {keep_gram!r}")
+        if isinstance(block_elements, bool) or not isinstance(block_elements, int) \
+                or block_elements < 1:
+            raise ValueError(f"block_elements must be a positive int, got {block_elements!r}")
+        self.keep_gram = keep_gram
+        self.block_elements = block_elements
         self.X: torch.Tensor | None = None
         self.alpha: torch.Tensor | None = None
+        self._K: torch.Tensor | None = None
+        #: Cholesky factor of ``K + (c + jitter) I`` (large-n path only), column-major view
+        self._L: torch.Tensor | None = None
+
+    @property
+    def K(self) -> torch.Tensor | None:
+        """The Gram matrix of the training inputs.  A large-``n`` fit does not keep it: it is
+        recomputed here (blocked; allocates ``n x n``)."""
+        if self._K is None and self._L is not None:
+            K = torch.empty(self.X.shape[0], self.X.shape[0], dtype=self.X.dtype,
+                            device=self.X.device)
+            return gram_into(self.kernel, self.X, K, block_elements=self.block_elements)
+        return self._K
+
+    @K.setter
+    def K(self, value: torch.Tensor | None) -> None:
+        self._K = value
+        self._L = None
 
     # ------------------------------------------------------------------ fitting
     def fit(self, X, y) -> KRR:
@@ -115,6 +225,10 @@ class KRR:
                 "(for 'no clean data' use numerics.poisons.fit_clean_and_poisoned, whose "
                 "clean fit on no data is f = 0)")
         y = as_targets(y, X.shape[0], name="training targets y", device=self.device)
+        n = X.shape[0]
+        keep = self.keep_gram if self.keep_gram is not None else n * n <= KEEP_GRAM_MAX_ELEMENTS
+        if not keep:
+            return self._fit_in_place(X, y)
         K = self.kernel.gram(X)
         A = K + (self.ridge + self.jitter) * torch.eye(K.shape[0], dtype=K.dtype, device=K.device)
         self.alpha = solve_spd(A, y[:, None] if y.ndim == 1 else y,
@@ -125,6 +239,46 @@ class KRR:
         self.X, self.y, self.K = X, y, K
         return self
 
+    def _system_name(self) -> str:
+        return f"K + cI (kernel {self.kernel.name!r}, c={self.ridge:g})"
+
+    def _fit_in_place(self, X: torch.Tensor, y: torch.Tensor) -> KRR:
+        """The large-``n`` fit: one ``n x n`` buffer, Gram written in row blocks, ridge on
+        the diagonal, Cholesky in place (see the module docstring)."""
+        n = X.shape[0]
+        self._K = self._L = self.alpha = None  # release a previous fit's buffer first
+        A = torch.empty(n, n, dtype=X.dtype, device=X.device)
+        gram_into(self.kernel, X, A, block_elements=self.block_elements)
+        A.diagonal().add_(self.ridge + self.jitter)
+        try:
+            L = factor_in_place(A, name=self._system_name())
+        except SingularSystemError:
+            del A
+            if n <= _DIAGNOSE_MAX_N:  # name a non-PSD kernel, as the dense path does
+                check_gram_psd(self.kernel.gram(X), name=f"kernel {self.kernel.name!r}")
+            raise
+        alpha = solve_with_factor(L, y[:, None] if y.ndim == 1 else y)
+        self.X, self.y = X, y
+        self._K, self._L = None, L
+        self.alpha = alpha[:, 0] if y.ndim == 1 else alpha
+        return self
+
+    def solve(self, B: torch.Tensor) -> torch.Tensor:
+        """``(K + (c + jitter) I)^{-1} B`` for the training Gram ``K`` (``B``: ``(n,)`` or
+        ``(n, k)``): from the stored in-place factor of a large-``n`` fit, else by a fresh
+        Cholesky of ``K + (c + jitter) I`` (:func:`solve_spd`)."""
+        self._require_fit()
+        vec = B.ndim == 1
+        B2 = B[:, None] if vec else B
+        if self._L is not None:
+            out = solve_with_factor(self._L, B2)
+        else:
+            K = self.K
+            A = K + (self.ridge + self.jitter) * torch.eye(K.shape[0], dtype=B.dtype,
+                                                            device=B.device)
+            out = solve_spd(A, B2, name="K_CC + cI (clean system)")
+        return out[:, 0] if vec else out
+
     def _require_fit(self) -> None:
         if self.alpha is None:
             raise RuntimeError("KRR is not fitted; call fit(X, y) first")
@@ -134,7 +288,12 @@ class KRR:
         """``f(x_q)``: shape ``(q,)`` or ``(q, outputs)``."""
         self._require_fit()
         Xq = as_points(Xq, name="query points", d=self.X.shape[1], device=self.device)
-        return self.kernel.gram(Xq, self.X) @ self.alpha
+        n = self.X.shape[0]
+        if Xq.shape[0] * n <= self.block_elements:
+            return self.kernel.gram(Xq, self.X) @ self.alpha
+        rows = _rows_per_block(n, self.block_elements)
+        return torch.cat([self.kernel.gram(Xq[s : s + rows], self.X) @ self.alpha
+                          for s in range(0, Xq.shape[0], rows)])
 
     def input_gradient(self, Xq) -> torch.Tensor:
         """``grad_x f(x_q)``: shape ``(q, d)`` or ``(q, outputs, d)``."""
@@ -159,7 +318,26 @@ class KRR:
             out = tuple(self.alpha.shape[1:])
             empty = [Xq.new_zeros((0, *out, *(d,) * k)) for k in range(3)]
             return empty[0], empty[1], (empty[2] if order >= 2 else None)
-        return self.kernel.derivatives(Xq, self.X, self.alpha, order=order)
+        n, d = self.X.shape
+        outputs = self.alpha.shape[1] if self.alpha.ndim == 2 else 1
+        # one query's footprint over m training points in TorchKernel.derivatives (its (q, m)
+        # work arrays, outputs, and the batched (d, m) fallback when m o d^2 is too large)
+        def per_query(m: int) -> int:
+            fallback = order >= 2 and m * outputs * d * d > CHUNK_ELEMENTS
+            return 8 * m + outputs * d * (d + 3) + (d * m * outputs if fallback else 0)
+
+        if per_query(n) <= self.block_elements:
+            return self.kernel.derivatives(Xq, self.X, self.alpha, order=order)
+        fixed = outputs * d * (d + 3)
+        block = max(1, (self.block_elements - fixed) // (8 + d * outputs))
+        # sums over training points, one block at a time (each block centred on its own mean)
+        total = None
+        for s in range(0, n, block):
+            part = self.kernel.derivatives(Xq, self.X[s : s + block], self.alpha[s : s + block],
+                                           order=order)
+            total = list(part) if total is None else [
+                t + p if t is not None else None for t, p in zip(total, part, strict=True)]
+        return tuple(total)
 
     def loss_hessian(self, Xq, yq) -> LossHessian:
         """Input Hessian of ``L = sum_o (f_o(x) - y_o)^2 / 2`` at each query point."""

@@ -325,6 +325,10 @@ def autograd_gn_term(clean: KRR, poisoned: KRR, Xq) -> torch.Tensor:
 
 
 def _clean_solve(clean: KRR, B: torch.Tensor) -> torch.Tensor:
+    """``(K_CC + cI)^{-1} B`` with the clean fit's ridge: the fit's own factor when it kept
+    one (large-n fits, :meth:`KRR.solve`), else a fresh Cholesky of ``K_CC + cI``."""
+    if clean.jitter == 0.0:
+        return clean.solve(B)
     A = clean.K + clean.ridge * torch.eye(clean.K.shape[0], dtype=B.dtype, device=B.device)
     return solve_spd(A, B, name="K_CC + cI (clean system)")
 

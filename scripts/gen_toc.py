@@ -8,7 +8,7 @@
 Parts, in order: the claims index (``claims``); Foundations (``kernels``, ``conventions``);
 Claims (one chapter per ``C<k>`` slug, in ``CLAIMS`` order, with the companion pages of
 :data:`COMPANIONS` right after their claim); Experiments (the ``E<k>`` slugs); Reference
-(``benchmark``, performance; ``api``, the API reference).  Only pages
+(``benchmark``, performance; ``scale``, large n; ``api``, the API reference).  Only pages
 whose ``book/<name>.md`` exists are listed, so the strict build never references a missing
 file; ``tests/test_layout.py`` checks that the committed file equals the generated one.
 """
@@ -29,7 +29,7 @@ BOOK = ROOT / "book"
 ROOT_PAGE = "intro"
 INDEX_PAGES = ("claims",)
 FOUNDATION_PAGES = ("kernels", "conventions")
-REFERENCE_PAGES = ("benchmark", "api")
+REFERENCE_PAGES = ("benchmark", "scale", "api")
 #: extra pages listed right after a claim's own page
 COMPANIONS = {"gradient_flow_contraction": ("gradient_flow_contraction_nets",)}
 
