@@ -88,7 +88,8 @@ def _check_nets(nets: Sequence[FCNet]) -> None:
 
 def train_depth1_batched(nets: Sequence[FCNet], data: Sequence[tuple], *, ridge: float = 0.0,
                          lr: float | Sequence[float] | None = None, steps: int = 5000,
-                         tol: float = 1e-10, momentum: float = 0.0) -> list[TrainResult]:
+                         tol: float = 1e-10, momentum: float = 0.0,
+                         threads: int | None = 1) -> list[TrainResult]:
     """Train depth-1 networks of one architecture together, each on its own data, in place
     on each ``net.params`` (the module doc states the mathematics: that of
     :func:`numerics.networks.train` with ``kappa = 0``, ``reduction="sum"``).
@@ -101,6 +102,11 @@ def train_depth1_batched(nets: Sequence[FCNet], data: Sequence[tuple], *, ridge:
     lr: one learning rate, one per network, or ``None`` (per network
         ``1 / (lambda_max(Theta) + c)``, as in ``train``).
     steps, tol, momentum: as in ``train``.
+    threads: torch intra-op threads while training on the CPU (restored afterwards);
+        ``None`` leaves torch's setting.  Default 1: the per-step tensors are small (at most
+        ``B x n x h``), and on the shared 2-core machine torch's default of 2 threads made
+        the full relu C13 sweep 8x slower (186 s against 22 s, loaded machine; see
+        ``results/benchmark/c13_sweep_*.json``).
 
     Returns one :class:`~numerics.networks.TrainResult` per network (``steps``, ``lr``,
     ``converged``; objective and gradient norm every 50 steps, as in ``train``).
@@ -119,6 +125,24 @@ def train_depth1_batched(nets: Sequence[FCNet], data: Sequence[tuple], *, ridge:
     momentum = check_positive(momentum, "momentum", allow_zero=True)
     if isinstance(steps, bool) or not isinstance(steps, int) or steps < 0:
         raise BatchedTrainingError(f"steps must be a non-negative integer, got {steps!r}")
+    if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int)
+                                or threads < 1):
+        raise BatchedTrainingError(f"threads must be a positive integer or None, got "
+                                   f"{threads!r}")
+    if threads is None or nets[0].device.type != "cpu":
+        return _train(nets, data, ridge, lr, steps, tol, momentum)
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        return _train(nets, data, ridge, lr, steps, tol, momentum)
+    finally:
+        torch.set_num_threads(before)
+
+
+def _train(nets: Sequence[FCNet], data: Sequence[tuple], ridge: float,
+           lr: float | Sequence[float] | None, steps: int, tol: float,
+           momentum: float) -> list[TrainResult]:
+    """:func:`train_depth1_batched` after its scalar checks."""
     B = len(nets)
     ref = nets[0]
     dev = ref.device
