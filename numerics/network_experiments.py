@@ -19,6 +19,8 @@ C7 (penultimate-feature near clones)
 
 from __future__ import annotations
 
+import inspect
+
 import numpy as np
 import torch
 
@@ -87,23 +89,48 @@ def poisoned_instance(d: int = 3, n_clean: int = 10, m: int = 4, y_t: float = 2.
 
 def network_shift_and_spike(inst: dict, width: int, activation: str = "erf", c: float = 1.0,
                             seed: int = 0, device=None, steps: int = 4000,
-                            tol: float = 1e-8) -> dict:
+                            tol: float = 1e-8, batched: bool = True) -> dict:
     """Train a clean and a poisoned network (same init) with ridge ``c`` toward init and
     measure ``Delta f(x0)`` and the spike ``|grad_x Delta f(x0)|^2`` (the eigenvalue of the
-    rank-one poison-induced Gauss-Newton term)."""
+    rank-one poison-induced Gauss-Newton term).
+
+    ``batched=True`` trains the two networks together
+    (:func:`numerics.batched_training.train_depth1_batched`, the same mathematics as
+    :func:`numerics.networks.train`, equal to rounding); ``False`` runs ``train`` on each."""
+    return _shift_and_spike_seeds(inst, width, activation, c, [seed], device, steps, tol,
+                                  batched)[0]
+
+
+def _shift_and_spike_seeds(inst: dict, width: int, activation: str, c: float, seeds,
+                           device, steps: int, tol: float, batched: bool) -> list[dict]:
+    """:func:`network_shift_and_spike` for each of ``seeds`` (batched: all ``2 len(seeds)``
+    networks of this width in one :func:`~numerics.batched_training.train_depth1_batched`
+    run, clean and poisoned data padded to one ``n``)."""
+    from numerics.batched_training import train_depth1_batched
+
     dev = resolve_device(device)
     d = inst["X"].shape[1]
+    sets = {"clean": (inst["X"].to(dev), inst["y"].to(dev)),
+            "poisoned": (inst["Xa"].to(dev), inst["ya"].to(dev))}
+    jobs = [(s, key) for s in seeds for key in sets]
+    nets = [FCNet(d, width, 1, activation, seed=s, device=dev) for s, _ in jobs]
+    if batched:
+        results = train_depth1_batched(nets, [sets[key] for _, key in jobs], ridge=c,
+                                       steps=steps, tol=tol, momentum=0.9)
+    else:
+        results = [train(net, *sets[key], ridge=c, steps=steps, tol=tol, momentum=0.9,
+                         progress=False) for net, (_, key) in zip(nets, jobs, strict=True)]
+    x0 = inst["x0"].to(dev)[None]
     out = {}
-    sets = {"clean": (inst["X"], inst["y"]), "poisoned": (inst["Xa"], inst["ya"])}
-    for key, (X, y) in sets.items():
-        net = FCNet(d, width, 1, activation, seed=seed, device=dev)
-        res = train(net, X.to(dev), y.to(dev), ridge=c, steps=steps, tol=tol, momentum=0.9,
-                    progress=False)
-        x0 = inst["x0"].to(dev)[None]
-        out[key] = (float(net(x0)[0]), net.input_gradient(x0)[0].cpu(), res.converged)
-    gd = out["poisoned"][1] - out["clean"][1]
-    return {"shift": out["poisoned"][0] - out["clean"][0], "spike": float(gd @ gd),
-            "converged": out["clean"][2] and out["poisoned"][2]}
+    for net, res, job in zip(nets, results, jobs, strict=True):
+        out[job] = (float(net(x0)[0]), net.input_gradient(x0)[0].cpu(), res.converged)
+    meas = []
+    for s in seeds:
+        clean, pois = out[(s, "clean")], out[(s, "poisoned")]
+        gd = pois[1] - clean[1]
+        meas.append({"shift": pois[0] - clean[0], "spike": float(gd @ gd),
+                     "converged": clean[2] and pois[2]})
+    return meas
 
 
 def finite_width_reference(inst: dict, activation: str = "erf", c: float = 1.0
@@ -135,14 +162,24 @@ def finite_width_errors(reference: dict[str, float], measurements: list[dict]) -
 
 
 def finite_width_sweep(widths, seeds, activation: str = "erf", c: float = 1.0,
-                       inst: dict | None = None, device=None, steps: int = 4000) -> dict:
+                       inst: dict | None = None, device=None, steps: int = 4000,
+                       batched: bool = True) -> dict:
     """Relative errors of the networks' shift and spike against the NTK-KRR closed forms
     (:func:`finite_width_reference`), root-mean-square over ``seeds``, per width; with the
-    fitted log-log rates (:func:`finite_width_errors`)."""
+    fitted log-log rates (:func:`finite_width_errors`).
+
+    ``batched=True`` trains, per width, all seeds' clean and poisoned networks together
+    (:func:`numerics.batched_training.train_depth1_batched`); ``False`` trains them one by
+    one with :func:`numerics.networks.train` (the same results to rounding)."""
     inst = poisoned_instance() if inst is None else inst
+    seeds = list(seeds)
     ref = finite_width_reference(inst, activation, c)
-    meas = [{"width": w, **network_shift_and_spike(inst, w, activation, c, s, device, steps)}
-            for w in widths for s in seeds]
+    tol = inspect.signature(network_shift_and_spike).parameters["tol"].default
+    meas = []
+    for w in widths:
+        rows = _shift_and_spike_seeds(inst, w, activation, c, seeds, device, steps, tol,
+                                      batched)
+        meas += [{"width": w, **row} for row in rows]
     return finite_width_errors(ref, meas)
 
 
