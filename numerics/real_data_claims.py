@@ -145,7 +145,8 @@ GRIDS: dict[str, dict[str, object]] = {
 CODE_FILES: dict[str, tuple[str, ...]] = {
     "c7_real": ("numerics/real_data_claims.py", "numerics/network_experiments.py"),
     "c13_real": ("numerics/real_data_claims.py", "numerics/networks.py",
-                 "numerics/network_experiments.py", "derivations/finite_width.py"),
+                 "numerics/network_experiments.py", "numerics/batched_training.py",
+                 "derivations/finite_width.py"),
     "e1_mnist": ("numerics/real_data_claims.py", "numerics/e1.py",
                  "numerics/spectral_signatures.py"),
 }
