@@ -63,3 +63,17 @@ def test_hidden_cell_is_added_once_and_only_to_notebook_pages(tree):
     plain = ["# A page without code\n"]
     mod._append_cell(None, "q", plain)
     assert plain == ["# A page without code\n"]
+
+
+def test_the_book_loads_the_extension():
+    """The book's configuration loads the extension: its explicit extension list replaces
+    Jupyter Book's (so ``local_extensions`` alone would not load it) and ``local_extensions``
+    puts ``_ext/`` on the path.  Without both, every page would reuse stale outputs."""
+    import yaml
+
+    cfg = yaml.safe_load((ROOT / "book" / "_config.yml").read_text())
+    assert cfg["execute"]["execute_notebooks"] == "cache"
+    sphinx = cfg["sphinx"]
+    assert "poisoncurv_buildinputs" in sphinx["config"]["extensions"]
+    path = sphinx["local_extensions"]["poisoncurv_buildinputs"]
+    assert (ROOT / "book" / path / "poisoncurv_buildinputs.py").is_file()
