@@ -70,6 +70,7 @@ __all__ = [
     "UnknownKernelNameError",
     "NonFiniteResultError",
     "CleanQuantities",
+    "clean_quantities_from_fit",
     "resolve_kernel",
     "as_real_array",
     "check_ridge",
@@ -336,17 +337,39 @@ def clean_quantities(kernel: TorchKernel | KernelSpec | str, X: Any, y: Any, zet
     k0 = float(kern.gram(xt, zt)[0, 0])
     kz = float(kern.gram(zt, zt)[0, 0])
     g = kern.grad(xt, zt)[0, 0]
-    if Xa.shape[0] == 0:
-        kt0, ktz, gt = k0, kz, g
-        f_Cz: float | np.ndarray = 0.0 if outputs is None else np.zeros(outputs)
-    else:
-        # the one computation of the clean-data conditionals (numerics.poisons)
-        cond = clean_conditionals(KRR(kern, cc).fit(t(Xa), t(ya)), xt, zt)
-        kt0, ktz, gt = cond.kt0, cond.ktz, cond.grad
-        f_Cz = cond.fCz if outputs is None else cond.fCz.numpy().copy()
-    return CleanQuantities(kernel=kern, c=cc, n_clean=int(Xa.shape[0]), outputs=outputs,
-                           x0=xq, zeta=z, k0=k0, k_zeta=kz, kt0=kt0, ktz=ktz, f_Cz=f_Cz,
-                           grad_k=g.numpy().copy(), grad_kt=gt.numpy().copy())
+    if Xa.shape[0]:
+        return clean_quantities_from_fit(KRR(kern, cc).fit(t(Xa), t(ya)), z, xq)
+    f_Cz: float | np.ndarray = 0.0 if outputs is None else np.zeros(outputs)
+    return CleanQuantities(kernel=kern, c=cc, n_clean=0, outputs=outputs,
+                           x0=xq, zeta=z, k0=k0, k_zeta=kz, kt0=k0, ktz=kz, f_Cz=f_Cz,
+                           grad_k=g.numpy().copy(), grad_kt=g.numpy().copy())
+
+
+def clean_quantities_from_fit(clean: KRR, zeta: Any, x0: Any) -> CleanQuantities:
+    """:class:`CleanQuantities` of an already fitted clean model (its kernel and ridge; the
+    dense fit, the in-place large-``n`` fit of :class:`~numerics.krr.KRR`, or
+    :class:`numerics.large_krr.CGKRR`) at ``(x0, zeta)``: what :func:`clean_quantities`
+    computes after its own fit, with the clean-data conditionals from their one computation
+    (:func:`numerics.poisons.clean_conditionals`)."""
+    if getattr(clean, "alpha", None) is None:
+        raise InputValueError("clean_quantities_from_fit needs a fitted clean model")
+    z, xq = _point(zeta, "trigger zeta"), _point(x0, "triggered input x0")
+    if xq.shape != z.shape or z.shape[0] != clean.X.shape[1]:
+        raise InputValueError(f"x0 {xq.shape} and zeta {z.shape} must both be points of the "
+                              f"fit's dimension {clean.X.shape[1]}")
+    dev = clean.device
+    zt = torch.as_tensor(z, dtype=DEFAULT_DTYPE, device=dev)[None]
+    xt = torch.as_tensor(xq, dtype=DEFAULT_DTYPE, device=dev)[None]
+    kern = clean.kernel
+    outputs = None if clean.alpha.ndim == 1 else int(clean.alpha.shape[1])
+    cond = clean_conditionals(clean, xt, zt)
+    f_Cz = cond.fCz if outputs is None else cond.fCz.cpu().numpy().copy()
+    return CleanQuantities(
+        kernel=kern, c=clean.ridge, n_clean=int(clean.X.shape[0]), outputs=outputs,
+        x0=xq, zeta=z, k0=float(kern.gram(xt, zt)[0, 0]), k_zeta=float(kern.gram(zt, zt)[0, 0]),
+        kt0=cond.kt0, ktz=cond.ktz, f_Cz=f_Cz,
+        grad_k=kern.grad(xt, zt)[0, 0].cpu().numpy().copy(),
+        grad_kt=cond.grad.cpu().numpy().copy())
 
 
 # ---------------------------------------------------------------------------

@@ -13,7 +13,8 @@ residual reached.  Predictions, input gradients and Hessians are those of
 :class:`~numerics.krr.KRR` (blocked over queries and training points) with the CG weights.
 
 The dense in-place path for ``n`` that fits in memory is :class:`~numerics.krr.KRR`
-itself (see its module docstring).  :func:`clean_quantities_from_fit` turns any fitted
+itself (see its module docstring).  :func:`~numerics.closed_forms.clean_quantities_from_fit`
+(re-exported here) turns any fitted
 clean model (dense or CG) into the :class:`~numerics.closed_forms.CleanQuantities` of the
 exact shift and spike closed forms.
 
@@ -27,9 +28,9 @@ import warnings
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
 import torch
 
+from numerics.closed_forms import clean_quantities_from_fit  # re-exported (its one home)
 from numerics.kernels import CHUNK_ELEMENTS, TorchKernel
 from numerics.krr import KRR
 
@@ -267,27 +268,3 @@ class CGKRR(KRR):
                 iterations=used, residual=res)
         self._last = (Bm.clone(), Xs)
         return Xs[:, 0] if vec else Xs
-
-
-def clean_quantities_from_fit(clean: KRR, zeta: Any, x0: Any) -> Any:
-    """The :class:`~numerics.closed_forms.CleanQuantities` of a fitted clean model (dense,
-    in-place or :class:`CGKRR`) at ``(x0, zeta)``: feed it to
-    :func:`~numerics.closed_forms.exact_shift` and :func:`~numerics.closed_forms.spike`.
-    The same computation as :func:`~numerics.closed_forms.clean_quantities`, which refits."""
-    from numerics.closed_forms import CleanQuantities
-    from numerics.poisons import clean_conditionals
-
-    dev = clean.device
-    z = torch.as_tensor(np.asarray(zeta, dtype=np.float64), device=dev).reshape(1, -1)
-    xq = torch.as_tensor(np.asarray(x0, dtype=np.float64), device=dev).reshape(1, -1)
-    kern = clean.kernel
-    cond = clean_conditionals(clean, xq, z)
-    outputs = None if clean.alpha.ndim == 1 else int(clean.alpha.shape[1])
-    fcz = cond.fCz if outputs is None else cond.fCz.cpu().numpy().copy()
-    return CleanQuantities(
-        kernel=kern, c=clean.ridge, n_clean=int(clean.X.shape[0]), outputs=outputs,
-        x0=xq[0].cpu().numpy().copy(), zeta=z[0].cpu().numpy().copy(),
-        k0=float(kern.gram(xq, z)[0, 0]), k_zeta=float(kern.gram(z, z)[0, 0]),
-        kt0=cond.kt0, ktz=cond.ktz, f_Cz=fcz,
-        grad_k=kern.grad(xq, z)[0, 0].cpu().numpy().copy(),
-        grad_kt=cond.grad.cpu().numpy().copy())

@@ -12,7 +12,7 @@ Steps (each prints a progress line and records wall seconds and peak memory):
     :class:`numerics.krr.KRR` (one ``n x n`` buffer, Gram written in blocks, Cholesky in
     place): fit, predict at ``q`` queries, input Hessian at the ``q`` queries, and the
     exact prediction shift and rank-one spike of ``m`` clones of a trigger from the fitted
-    clean model (:func:`numerics.large_krr.clean_quantities_from_fit`).
+    clean model (:func:`numerics.closed_forms.clean_quantities_from_fit`).
 ``cg``
     :class:`numerics.large_krr.CGKRR` (``K`` never formed): the same four steps, with CG
     iterations and residuals; when ``dense`` ran too, the maximum relative differences of
@@ -132,7 +132,7 @@ def load_data(args: argparse.Namespace, device: torch.device):
 
 def shift_spike(model: KRR, zeta: torch.Tensor, x0: torch.Tensor, m: int,
                 y_t: float) -> dict:
-    from numerics.large_krr import clean_quantities_from_fit
+    from numerics.closed_forms import clean_quantities_from_fit
 
     q = clean_quantities_from_fit(model, zeta.cpu().numpy(), x0.cpu().numpy())
     lam, vec = cf.spike(q, m, y_t)
