@@ -34,6 +34,7 @@ import functools
 import hashlib
 import json
 import os
+import re
 import sys
 import tempfile
 import warnings
@@ -46,6 +47,7 @@ import sympy as sp
 __all__ = [
     "ENV_VAR",
     "FORMAT",
+    "MUTANT_ENV",
     "cache_dir",
     "code_fingerprint",
     "make_key",
@@ -66,6 +68,12 @@ ENV_VAR = "POISONCURV_SYMPY_CACHE"
 FORMAT = 1
 
 _OFF = ("off", "0", "none", "false", "no")
+
+#: mutmut's switch naming the active mutant (see :func:`code_fingerprint`)
+MUTANT_ENV = "MUTANT_UNDER_TEST"
+#: a mutant's name: ``<dotted module>.x_<function>__mutmut_<k>`` (methods: ``xǁClassǁ``);
+#: other values (empty, ``stats``, ``fail``, ...) run the clean code
+_MUTANT_NAME = re.compile(r"^([A-Za-z_][\w.]*?)\.x(?:_|\u01c1).*__mutmut_\d+$")
 _ROOT = Path(__file__).resolve().parent.parent
 
 T = TypeVar("T")
@@ -93,15 +101,33 @@ def _file_hash(path: str) -> str:
 
 def code_fingerprint(paths: Iterable[str | Path]) -> str:
     """SHA-256 over the bytes of ``paths`` (files; relative paths are taken from the
-    repository root), in the order given: the code a cached computation depends on."""
+    repository root), in the order given: the code a cached computation depends on.
+
+    Under mutation testing (``scripts/mutation.sh``) one file holds every mutant of its
+    functions and ``$MUTANT_UNDER_TEST`` (``<module>.x_<function>__mutmut_<k>``) selects the
+    active one at call time: an active mutant of one of ``paths`` is a change of that file's
+    code, so its name enters the fingerprint, and no mutant reads a result computed by the
+    clean code or by another mutant (a mutant of a file not in ``paths`` changes nothing the
+    computation depends on, as for an ordinary edit)."""
     h = hashlib.sha256()
+    mutated = _mutated_file()
     for p in paths:
         path = Path(p)
         if not path.is_absolute():
             path = _ROOT / path
         h.update(str(path.name).encode())
         h.update(_file_hash(str(path)).encode())
+        if mutated is not None and path.resolve() == mutated:
+            h.update(f"mutant:{os.environ[MUTANT_ENV]}".encode())
     return h.hexdigest()
+
+
+def _mutated_file() -> Path | None:
+    """The source file of the active mutmut mutant (see :func:`code_fingerprint`), or None."""
+    m = _MUTANT_NAME.match(os.environ.get(MUTANT_ENV, ""))
+    if m is None:
+        return None
+    return (_ROOT / (m.group(1).replace(".", "/") + ".py")).resolve()
 
 
 def make_key(namespace: str, code: str, *parts: str) -> str:

@@ -9,7 +9,7 @@
 #    find-links (/opt/wheels here); the later install is constrained to that exact version,
 #    so pip can never swap in another (e.g. multi-GB CUDA) torch build;
 # 3. installs the project editable with its test, book and matrix-free extras:
-#    pip install -e ".[test,book,matrixfree]".
+#    pip install -e ".[test,book,matrixfree,mutation]".
 # Steps 2-3 are skipped while .venv/.stamp matches the hash of pyproject.toml, this script
 # and the interpreter version. Output is quiet; pip's errors are shown and abort the script.
 set -euo pipefail
@@ -60,8 +60,8 @@ pip_install() {
 
 log "installing torch==${TORCH_VERSION} (CPU wheel via pip's find-links)"
 pip_install "torch==${TORCH_VERSION}"
-log "installing poisoncurv (editable) with extras [test,book,matrixfree]"
-pip_install -c "$constraints" -e ".[test,book,matrixfree]"
+log "installing poisoncurv (editable) with extras [test,book,matrixfree,mutation]"
+pip_install -c "$constraints" -e ".[test,book,matrixfree,mutation]"
 
 # refuse to go on with a torch other than the pinned one
 "$PY" - "$TORCH_VERSION" <<'PYEOF'

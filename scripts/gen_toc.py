@@ -29,7 +29,7 @@ BOOK = ROOT / "book"
 ROOT_PAGE = "intro"
 INDEX_PAGES = ("claims",)
 FOUNDATION_PAGES = ("kernels", "conventions")
-REFERENCE_PAGES = ("benchmark", "scale", "api")
+REFERENCE_PAGES = ("benchmark", "scale", "strength", "precision", "api")
 #: extra pages listed right after a claim's own page
 COMPANIONS = {"gradient_flow_contraction": ("gradient_flow_contraction_nets",)}
 

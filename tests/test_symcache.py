@@ -221,3 +221,26 @@ def test_two_processes_share_the_cache(tmp_path):
     assert first["stats"]["stores"] > 0 and first["stats"]["hits"] == 0
     assert second["stats"]["misses"] == 0 and second["stats"]["hits"] > 0
     assert first["out"] == second["out"]
+
+
+def test_active_mutant_of_a_fingerprinted_file_changes_the_fingerprint(monkeypatch):
+    """mutmut keeps all mutants of a file in that one file: a mutant of a file a cached
+    computation depends on must never read a result cached by the clean code (or by another
+    mutant), else it would survive unseen; a mutant of another file changes nothing."""
+    files = ["derivations/kernels.py", "derivations/budget.py"]
+    monkeypatch.delenv(symcache.MUTANT_ENV, raising=False)
+    clean = symcache.code_fingerprint(files)
+    for value in ("", "stats", "list_all_tests", "fail",
+                  "numerics.krr.x_solve_spd__mutmut_3",       # not a fingerprinted file
+                  "derivations.kernels_extra.x_f__mutmut_1"):  # a prefix is not the module
+        monkeypatch.setenv(symcache.MUTANT_ENV, value)
+        assert symcache.code_fingerprint(files) == clean, value
+    seen = {clean}
+    for value in ("derivations.kernels.x_derive_coefficients__mutmut_1",
+                  "derivations.kernels.x_derive_coefficients__mutmut_2",
+                  "derivations.kernels.x\u01c1KernelSpec\u01c1__post_init____mutmut_1",
+                  "derivations.budget.x_f__mutmut_1"):
+        monkeypatch.setenv(symcache.MUTANT_ENV, value)
+        fp = symcache.code_fingerprint(files)
+        assert fp not in seen, value
+        seen.add(fp)

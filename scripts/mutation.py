@@ -1,0 +1,435 @@
+"""Mutation testing of derivations/ and numerics/ with mutmut 3.x (driver; see README).
+
+    python scripts/mutation.py sample [--core 25 --other 3 --seed 15 --max-children 2]
+    python scripts/mutation.py full [--max-children N]
+    python scripts/mutation.py rerun [NAME ...]        # default: the sample's survivors
+    python scripts/mutation.py smoke                   # CI: the fixed mutants must be killed
+    python scripts/mutation.py smoke-select [--count 30]
+
+``scripts/mutation.sh`` wraps this with the set-up (``scripts/bootstrap.sh``).  mutmut's own
+configuration is ``[tool.mutmut]`` in pyproject.toml (what is mutated, the test selection,
+the fork server).  mutmut works in ``mutants/`` (git-ignored): a copy of the sources in which
+every function is a trampoline to its original or to one of its mutants, selected at call
+time by ``$MUTANT_UNDER_TEST``.
+
+sample
+    Generates every mutant, draws a stratified random sample (``--core`` per module of
+    :data:`numerics.mutation_report.CORE_GROUPS`, ``--other`` per other module, seeded), runs
+    it (``mutmut run NAME ...``: one recorded run of the whole default selection to learn
+    which test reaches which function, one clean run of the tests the sample needs, then each
+    mutant against the tests that reach its function, fastest first, stopping at the first
+    failure) and writes ``results/mutation/sample.json``: every sampled mutant with its
+    status, time and diff, the generated count per module, the run's settings and wall time.
+full
+    The same for every mutant (hours on 2 cores; for a machine with many cores), written to
+    ``results/mutation/full.json``.
+rerun
+    Re-runs named mutants (default: the sample's survivors) against the current tests and
+    records the new status under ``rerun`` in sample.json: how a survivor is shown killed by
+    a new test (``results/mutation/survivors.toml`` names the test or the reason a mutant is
+    equivalent; the book's page "How strong are the checks" reads both).
+smoke
+    The CI smoke: the fixed list ``results/mutation/smoke.json`` (mutant, its diff, the test
+    that kills it).  In a temporary copy of the repository it generates the mutants of the
+    files concerned, checks every diff is still the recorded one (a stale list fails, naming
+    the mutant), runs the listed tests once on the clean code (they must pass) and once per
+    mutant (they must fail).  Exit status 1 when a mutant survives.
+smoke-select
+    Rebuilds smoke.json from the sample: ``--count`` killed mutants spread over the modules
+    (seeded), each with the first test that fails under it.
+
+Every step prints a line per unit of work (mutants are long: mutmut's own progress line).
+"""
+
+from __future__ import annotations
+
+import argparse
+import concurrent.futures as cf
+import datetime as dt
+import json
+import os
+import platform
+import random
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from numerics.mutation_report import (  # noqa: E402
+    CORE_GROUPS,
+    RESULTS_DIR,
+    STATUS_BY_EXIT_CODE,
+    module_of,
+)
+
+MUTANTS = ROOT / "mutants"
+SAMPLE = RESULTS_DIR / "sample.json"
+FULL = RESULTS_DIR / "full.json"
+SMOKE = RESULTS_DIR / "smoke.json"
+
+
+def log(msg: str) -> None:
+    print(f"[mutation {dt.datetime.now():%H:%M:%S}] {msg}", flush=True)
+
+
+def run_env() -> dict[str, str]:
+    """The environment of every mutmut run: the ci Hypothesis profile (derandomised: the same
+    examples every run), and a symbolic cache of its own inside mutants/ (its keys include the
+    active mutant: derivations.symcache.code_fingerprint)."""
+    env = dict(os.environ)
+    env.update(CI="true", HYPOTHESIS_PROFILE="ci",
+               POISONCURV_SYMPY_CACHE=str(MUTANTS / ".symcache"))
+    return env
+
+
+def mutmut_version() -> str:
+    from importlib.metadata import version
+    return version("mutmut")
+
+
+def generate() -> dict[str, list[str]]:
+    """Generate (or refresh) mutants/ and return the mutant names per source file."""
+    log("generating mutants (mutmut) ...")
+    t0 = time.perf_counter()
+    code = ("import os; os.makedirs('mutants', exist_ok=True)\n"
+            "from mutmut.__main__ import create_mutants\n"
+            "from mutmut.utils.file_utils import copy_src_dir, copy_also_copy_files\n"
+            "copy_src_dir(); copy_also_copy_files(); print(create_mutants(2))\n")
+    subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=True, env=run_env(),
+                   stdout=subprocess.DEVNULL)
+    write_sitecustomize(MUTANTS)
+    names = mutant_names()
+    log(f"  {sum(map(len, names.values()))} mutants in {len(names)} files "
+        f"({time.perf_counter() - t0:.0f} s)")
+    return names
+
+
+#: mutants/sitecustomize.py: tests that start Python in another folder (tmp_path) with
+#: PYTHONPATH=mutants import the trampolined modules, whose ``import mutmut`` reads mutmut's
+#: configuration from the *current* folder's pyproject.toml and fails there; this loads it once
+#: from mutants/ at interpreter start-up (only in the mutation workspace, never in the repo)
+SITECUSTOMIZE = """\
+# written by scripts/mutation.py: mutation testing only (see there)
+import os as _os
+
+_cwd = _os.getcwd()
+try:
+    _os.chdir(_os.path.dirname(_os.path.abspath(__file__)))
+    from mutmut.configuration import config as _config
+
+    _config()
+except Exception:
+    pass
+finally:
+    _os.chdir(_cwd)
+"""
+
+
+def write_sitecustomize(mutants_dir: Path) -> None:
+    (mutants_dir / "sitecustomize.py").write_text(SITECUSTOMIZE)
+
+
+def mutant_names(root: Path = ROOT) -> dict[str, list[str]]:
+    out: dict[str, list[str]] = {}
+    for meta in sorted((root / "mutants").rglob("*.py.meta")):
+        rel = meta.relative_to(root / "mutants").as_posix()[: -len(".meta")]
+        data = json.loads(meta.read_text())
+        out[rel] = sorted(data["exit_code_by_key"])
+    return out
+
+
+def exit_codes(root: Path = ROOT) -> dict[str, tuple[int | None, float | None]]:
+    out: dict[str, tuple[int | None, float | None]] = {}
+    for meta in (root / "mutants").rglob("*.py.meta"):
+        data = json.loads(meta.read_text())
+        durations = data.get("durations_by_key", {})
+        for k, v in data["exit_code_by_key"].items():
+            out[k] = (v, durations.get(k))
+    return out
+
+
+def diff_of(name: str, path: str, root: Path = ROOT) -> str:
+    code = ("import sys\nfrom mutmut.mutation.diff_apply import get_diff_for_mutant\n"
+            "print(get_diff_for_mutant(sys.argv[1], path=sys.argv[2]))\n")
+    r = subprocess.run([sys.executable, "-c", code, name, path], cwd=root, text=True,
+                       capture_output=True, env=run_env())
+    if r.returncode != 0:
+        raise RuntimeError(f"no diff for {name}: {r.stderr.strip()[-400:]}")
+    return r.stdout.strip()
+
+
+def draw_sample(names: dict[str, list[str]], core: int, other: int, seed: int) -> list[str]:
+    core_files = {f for files in CORE_GROUPS.values() for f in files}
+    rng = random.Random(seed)
+    chosen: list[str] = []
+    for path in sorted(names):
+        k = core if path in core_files else other
+        pool = names[path]
+        chosen += sorted(rng.sample(pool, min(k, len(pool))))
+    return chosen
+
+
+def machine() -> dict:
+    return {"cpus": os.cpu_count(), "platform": platform.platform(),
+            "python": platform.python_version(), "load_at_start": os.getloadavg()[0]}
+
+
+def mutmut_run(names: list[str], max_children: int) -> float:
+    """``mutmut run`` on ``names`` (all when empty); returns the wall time."""
+    cmd = [str(Path(sys.executable).parent / "mutmut"), "run", "--max-children",
+           str(max_children), *names]
+    log(f"mutmut run: {len(names) or 'all'} mutants, {max_children} children "
+        "(one recorded run of the selection first when mutants/ has no stats)")
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(cmd, cwd=ROOT, env=run_env(), stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True, bufsize=1)
+    assert proc.stdout is not None
+    last = 0.0
+    buf = ""
+    while True:
+        ch = proc.stdout.read(256)
+        if not ch:
+            break
+        buf = (buf + ch)[-4000:]
+        now = time.perf_counter()
+        if now - last > 30:  # mutmut redraws one status line; show it every 30 s
+            line = re.split(r"[\r\n]", buf.rstrip())[-1].strip()
+            log(f"  [{now - t0:5.0f} s] {line[:160]}")
+            last = now
+    rc = proc.wait()
+    if rc != 0:
+        print(buf[-3000:])
+        raise SystemExit(f"mutmut run failed with exit status {rc}")
+    return time.perf_counter() - t0
+
+
+def record(names: list[str], wall_s: float, settings: dict, out: Path) -> None:
+    codes = exit_codes()
+    generated = {p: len(v) for p, v in mutant_names().items()}
+    rows = []
+    for i, name in enumerate(names):
+        code, dur = codes.get(name, (None, None))
+        status = STATUS_BY_EXIT_CODE.get(code, "suspicious")
+        row = {"name": name, "module": module_of(name), "status": status, "exit_code": code,
+               "duration_s": dur}
+        if status != "killed":
+            row["diff"] = diff_of(name, row["module"])
+        rows.append(row)
+        if (i + 1) % 50 == 0:
+            log(f"  recorded {i + 1}/{len(names)}")
+    data = {"schema": 1, "tool": f"mutmut {mutmut_version()}", "settings": settings,
+            "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+            "commit": git_head(), "wall_s": round(wall_s, 1), "machine": machine(),
+            "generated": generated, "mutants": rows}
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(data, indent=1) + "\n")
+    log(f"wrote {out.relative_to(ROOT)}")
+
+
+def git_head() -> str:
+    r = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, text=True,
+                       capture_output=True)
+    return r.stdout.strip() or "unknown"
+
+
+def cmd_sample(args: argparse.Namespace) -> int:
+    names = generate()
+    chosen = draw_sample(names, args.core, args.other, args.seed)
+    log(f"sample: {len(chosen)} mutants (core {args.core}/module, other {args.other}/module, "
+        f"seed {args.seed})")
+    wall = mutmut_run(chosen, args.max_children)
+    record(chosen, wall, {"core": args.core, "other": args.other, "seed": args.seed,
+                          "max_children": args.max_children}, SAMPLE)
+    return 0
+
+
+def cmd_full(args: argparse.Namespace) -> int:
+    names = generate()
+    allnames = sorted(n for v in names.values() for n in v)
+    wall = mutmut_run([], args.max_children)
+    record(allnames, wall, {"max_children": args.max_children}, FULL)
+    return 0
+
+
+def cmd_rerun(args: argparse.Namespace) -> int:
+    data = json.loads(SAMPLE.read_text())
+    names = args.names or [m["name"] for m in data["mutants"] if m["status"] != "killed"]
+    if not names:
+        log("nothing to rerun")
+        return 0
+    generate()
+    wall = mutmut_run(names, args.max_children)
+    codes = exit_codes()
+    by_name = {m["name"]: m for m in data["mutants"]}
+    for n in names:
+        code, dur = codes.get(n, (None, None))
+        by_name[n]["rerun"] = {"status": STATUS_BY_EXIT_CODE.get(code, "suspicious"),
+                               "exit_code": code, "duration_s": dur, "commit": git_head(),
+                               "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds")}
+    data.setdefault("reruns", []).append({"mutants": len(names), "wall_s": round(wall, 1),
+                                          "commit": git_head()})
+    SAMPLE.write_text(json.dumps(data, indent=1) + "\n")
+    log(f"rerun of {len(names)} mutants recorded in {SAMPLE.relative_to(ROOT)}")
+    return 0
+
+
+# ---------------------------------------------------------------------------------------------
+# smoke
+
+
+def _pytest(cwd: Path, tests: list[str], mutant: str, timeout: float) -> tuple[int, str]:
+    env = run_env()
+    env["MUTANT_UNDER_TEST"] = mutant
+    env["PYTHONPATH"] = str(cwd)
+    env["POISONCURV_SYMPY_CACHE"] = str(cwd / ".symcache")
+    env.pop("PYTEST_ADDOPTS", None)
+    cmd = [sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", "-p",
+           "no:xdist", "--claim-progress=off", "-rf", "--rootdir=.", *tests]
+    try:
+        r = subprocess.run(cmd, cwd=cwd, env=env, text=True, capture_output=True,
+                           timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return 124, "timed out"
+    return r.returncode, r.stdout + r.stderr
+
+
+def _workspace(files: set[str]) -> Path:
+    """A temporary copy of the repository with mutants/ generated for ``files`` only."""
+    ws = Path(tempfile.mkdtemp(prefix="poisoncurv-smoke-"))
+    for item in ("derivations", "numerics", "tests", "proofs_check", "conftest.py",
+                 "pyproject.toml", "book", "results", "scripts", "README.md"):
+        src = ROOT / item
+        if src.is_dir():
+            shutil.copytree(src, ws / item, ignore=shutil.ignore_patterns("__pycache__",
+                                                                             "_build"))
+        elif src.exists():
+            shutil.copy2(src, ws / item)
+    code = ("import sys, os\nfrom pathlib import Path\n"
+            "from mutmut.__main__ import create_mutants_for_file\n"
+            "from mutmut.utils.file_utils import copy_src_dir, copy_also_copy_files\n"
+            "os.makedirs('mutants', exist_ok=True); copy_src_dir(); copy_also_copy_files()\n"
+            "for f in sys.argv[1:]:\n"
+            "    r = create_mutants_for_file(Path(f), Path('mutants') / f)\n"
+            "    assert r.error is None, r.error\n")
+    subprocess.run([sys.executable, "-c", code, *sorted(files)], cwd=ws, check=True,
+                   env=run_env(), stdout=subprocess.DEVNULL)
+    write_sitecustomize(ws / "mutants")
+    return ws
+
+
+def cmd_smoke(args: argparse.Namespace) -> int:
+    spec = json.loads(SMOKE.read_text())
+    mutants = spec["mutants"]
+    t0 = time.perf_counter()
+    files = {m["module"] for m in mutants}
+    log(f"smoke: {len(mutants)} fixed mutants in {len(files)} files; generating their mutants")
+    ws = _workspace(files)
+    try:
+        stale = [m["name"] for m in mutants if diff_of(m["name"], m["module"], ws) != m["diff"]]
+        if stale:
+            log(f"STALE smoke list (the code changed under these mutants): {stale}; rebuild "
+                "it with `python scripts/mutation.py smoke-select`")
+            return 1
+        tests = sorted({t for m in mutants for t in m["tests"]})
+        rc, out = _pytest(ws / "mutants", tests, "", args.timeout * 4)
+        if rc != 0:
+            print(out[-4000:])
+            log("the smoke's tests fail on the clean code: the smoke means nothing; fix them")
+            return 1
+        log(f"clean code: {len(tests)} tests pass")
+        survivors = []
+
+        def one(m: dict) -> tuple[dict, int, str]:
+            rc, out = _pytest(ws / "mutants", m["tests"], m["name"], args.timeout)
+            return m, rc, out
+
+        with cf.ThreadPoolExecutor(max_workers=args.jobs) as pool:
+            for i, (m, rc, out) in enumerate(pool.map(one, mutants), 1):
+                verdict = "killed" if rc == 1 else ("SURVIVED" if rc == 0 else f"rc={rc}")
+                log(f"  {i:2d}/{len(mutants)} {verdict:8s} {m['name']}")
+                if rc != 1:
+                    survivors.append((m, rc, out))
+        for m, rc, out in survivors:
+            print(f"--- {m['name']} (pytest exit {rc}) ---\n{m['diff']}\n{out[-1500:]}")
+        log(f"smoke: {len(mutants) - len(survivors)}/{len(mutants)} killed in "
+            f"{time.perf_counter() - t0:.0f} s")
+        return 1 if survivors else 0
+    finally:
+        shutil.rmtree(ws, ignore_errors=True)
+
+
+def _stats() -> tuple[dict[str, list[str]], dict[str, float]]:
+    data = json.loads((MUTANTS / "mutmut-stats.json").read_text())
+    return data["tests_by_mangled_function_name"], data["duration_by_test"]
+
+
+def cmd_smoke_select(args: argparse.Namespace) -> int:
+    data = json.loads(SAMPLE.read_text())
+    killed = [m for m in data["mutants"] if m["status"] == "killed"]
+    by_module: dict[str, list[dict]] = {}
+    for m in killed:
+        by_module.setdefault(m["module"], []).append(m)
+    rng = random.Random(args.seed)
+    order = sorted(by_module)
+    rng.shuffle(order)
+    picked: list[dict] = []
+    while len(picked) < args.count and any(by_module.values()):
+        for mod in order:
+            if by_module[mod] and len(picked) < args.count:
+                picked.append(by_module[mod].pop(rng.randrange(len(by_module[mod]))))
+    tests_by_fn, duration = _stats()
+    out = []
+    for m in picked:
+        fn = m["name"].partition("__mutmut_")[0]
+        tests = sorted(tests_by_fn.get(fn, []), key=lambda t: duration.get(t, 0.0))
+        # the first failing test among the fastest that reach the function
+        rc, text = _pytest(MUTANTS, tests[:40], m["name"], args.timeout * 4)
+        failed = re.findall(r"^FAILED (\S+)", text, flags=re.M)
+        if rc != 1 or not failed:
+            log(f"  skip {m['name']}: not killed by its 40 fastest tests (rc={rc})")
+            continue
+        test = failed[0].split(" - ")[0]
+        out.append({"name": m["name"], "module": m["module"],
+                    "diff": diff_of(m["name"], m["module"]), "tests": [test],
+                    "test_s": round(duration.get(test, 0.0), 3)})
+        log(f"  {m['name']}: killed by {test}")
+    SMOKE.write_text(json.dumps({"schema": 1, "seed": args.seed, "from": "sample.json",
+                                 "mutants": out}, indent=1) + "\n")
+    log(f"wrote {SMOKE.relative_to(ROOT)} ({len(out)} mutants)")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = p.add_subparsers(dest="cmd", required=True)
+    s = sub.add_parser("sample", help="stratified sample of mutants (the default job)")
+    s.add_argument("--core", type=int, default=25, help="mutants per core module")
+    s.add_argument("--other", type=int, default=3, help="mutants per other module")
+    s.add_argument("--seed", type=int, default=15)
+    s.add_argument("--max-children", type=int, default=os.cpu_count() or 2)
+    f = sub.add_parser("full", help="every mutant (many cores)")
+    f.add_argument("--max-children", type=int, default=os.cpu_count() or 2)
+    r = sub.add_parser("rerun", help="re-run named mutants (default: the sample's survivors)")
+    r.add_argument("names", nargs="*")
+    r.add_argument("--max-children", type=int, default=os.cpu_count() or 2)
+    m = sub.add_parser("smoke", help="CI smoke: the fixed mutants must all be killed")
+    m.add_argument("--jobs", type=int, default=2)
+    m.add_argument("--timeout", type=float, default=300.0, help="seconds per mutant")
+    q = sub.add_parser("smoke-select", help="rebuild results/mutation/smoke.json")
+    q.add_argument("--count", type=int, default=30)
+    q.add_argument("--seed", type=int, default=15)
+    q.add_argument("--timeout", type=float, default=300.0)
+    args = p.parse_args(argv)
+    return {"sample": cmd_sample, "full": cmd_full, "rerun": cmd_rerun, "smoke": cmd_smoke,
+            "smoke-select": cmd_smoke_select}[args.cmd](args)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
