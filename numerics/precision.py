@@ -37,7 +37,7 @@ import hashlib
 import math
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import mpmath
 import numpy as np
@@ -71,6 +71,7 @@ __all__ = [
     "pipeline_bounds",
     "thread_and_chunk_deviation",
     "DEFAULT_VARIANTS",
+    "PIPELINE_N",
 ]
 
 #: float64 machine epsilon (spacing of floats at 1), ``2^-52``
@@ -281,8 +282,10 @@ class PipelineConfig:
         return ", ".join(parts) or "reference"
 
 
-#: sizes of the pipeline (small: the whole pipeline runs in about a second)
-_N, _D, _M, _Q = 40, 3, 4, 12
+#: sizes of the pipeline: clean training points by default (``n`` of :func:`pipeline`), input
+#: dimension, poisons, queries (small: the whole pipeline runs in well under a second)
+PIPELINE_N = 40
+_D, _M, _Q = 3, 4, 12
 _KERNEL = ("gaussian", {"ell": 1.0})
 _RIDGE = 1e-2
 _Y_T = 2.0
@@ -319,16 +322,21 @@ def _t(x) -> torch.Tensor:
     return torch.as_tensor(np.asarray(x, dtype=np.float64), dtype=DEFAULT_DTYPE).reshape(-1)
 
 
-def pipeline(seed: int, config: PipelineConfig = PipelineConfig()) -> dict[str, torch.Tensor]:
-    """Run the representative pipeline (module docstring) from ``seed`` under ``config``;
-    returns ``{name: float64 CPU tensor}`` in a fixed order.  Also returned: ``cond_clean``
-    and ``cond_poisoned``, the 2-norm condition numbers of the two KRR systems (inputs of
-    :func:`reordering_bound`)."""
+def pipeline(seed: int, config: PipelineConfig = PipelineConfig(), *,
+             n: int = PIPELINE_N) -> dict[str, torch.Tensor]:
+    """Run the representative pipeline (module docstring) from ``seed`` under ``config``,
+    with ``n`` clean training points; returns ``{name: float64 CPU tensor}`` in a fixed
+    order.  Also returned: ``cond_clean`` and ``cond_poisoned``, the 2-norm condition numbers
+    of the two KRR systems (inputs of :func:`reordering_bound`).  (Torch and the BLAS split
+    work between threads only above some size: a few hundred points make the thread count
+    matter, the default ``n`` mostly does not.)"""
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
         raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        raise ValueError(f"n must be a positive integer, got {n!r}")
     with _torch_threads(config.threads):
         g = torch.Generator().manual_seed(int(seed))
-        X = torch.randn(_N, _D, generator=g, dtype=DEFAULT_DTYPE)
+        X = torch.randn(n, _D, generator=g, dtype=DEFAULT_DTYPE)
         y = torch.sin(X @ torch.randn(_D, generator=g, dtype=DEFAULT_DTYPE))
         zeta = torch.randn(_D, generator=g, dtype=DEFAULT_DTYPE)
         Xq = torch.randn(_Q, _D, generator=g, dtype=DEFAULT_DTYPE)
@@ -371,10 +379,10 @@ def pipeline(seed: int, config: PipelineConfig = PipelineConfig()) -> dict[str, 
         out["network_predictions"] = torch.stack([net(Xq) for net in nets])
         out["network_hessian_top"] = hessian_eig.top_eigenpairs(
             hessian_eig.loss_fn(nets[1], _Y_T), Xq[-4:], k=1)[0]
-        out["cond_clean"] = _t(torch.linalg.cond(clean.K + _RIDGE * torch.eye(_N,
+        out["cond_clean"] = _t(torch.linalg.cond(clean.K + _RIDGE * torch.eye(n,
                                                                                dtype=X.dtype)))
         out["cond_poisoned"] = _t(torch.linalg.cond(
-            poisoned.K + _RIDGE * torch.eye(_N + _M, dtype=X.dtype)))
+            poisoned.K + _RIDGE * torch.eye(n + _M, dtype=X.dtype)))
     return {k: _t(v) for k, v in out.items()}
 
 
@@ -390,9 +398,10 @@ def fingerprint(quantities: Mapping[str, torch.Tensor]) -> str:
     return h.hexdigest()
 
 
-def pipeline_fingerprint(seed: int, config: PipelineConfig = PipelineConfig()) -> str:
+def pipeline_fingerprint(seed: int, config: PipelineConfig = PipelineConfig(), *,
+                         n: int = PIPELINE_N) -> str:
     """:func:`fingerprint` of :func:`pipeline`."""
-    return fingerprint(pipeline(seed, config))
+    return fingerprint(pipeline(seed, config, n=n))
 
 
 def relative_deviation(a: torch.Tensor, b: torch.Tensor) -> float:
@@ -457,33 +466,32 @@ _NETWORK_KEYS = ("network_params", "network_predictions", "network_hessian_top")
 def pipeline_bounds(quantities: Mapping[str, torch.Tensor]) -> dict[str, float]:
     """:func:`reordering_bound` for each quantity of a :func:`pipeline` result."""
     cond = max(float(quantities["cond_clean"]), float(quantities["cond_poisoned"]))
-    n = _N + _M
+    n = quantities["alpha_poisoned"].shape[0]  # the longest sum: the poisoned training set
     return {k: reordering_bound(n, _STEPS if k in _NETWORK_KEYS else cond) for k in quantities}
 
 
 def thread_and_chunk_deviation(seed: int = 0,
                                variants: Iterable[Mapping] = DEFAULT_VARIANTS,
                                reference: PipelineConfig = PipelineConfig(threads=1),
-                               ) -> list[dict]:
-    """Run :func:`pipeline` from ``seed`` under ``reference`` and under each variant (the
-    reference with the variant's fields replaced); per variant a dict: ``variant`` (its
-    label), ``config``, ``deviations`` (per quantity, :func:`relative_deviation` from the
-    reference run), ``bounds`` (:func:`pipeline_bounds` of the reference), ``max_deviation``
-    and its ``worst_quantity``, ``max_ratio`` (largest deviation / bound),
-    ``bit_identical`` (same :func:`fingerprint`) and ``within_bound``."""
-    from dataclasses import replace
+                               *, n: int = PIPELINE_N) -> list[dict]:
+    """Run :func:`pipeline` (``n`` clean points) from ``seed`` under ``reference`` and under
+    each variant (the reference with the variant's fields replaced); per variant a dict:
+    ``variant`` (its label), ``config``, ``n``, ``deviations`` (per quantity,
+    :func:`relative_deviation` from the reference run), ``bounds`` (:func:`pipeline_bounds`
+    of the reference), ``max_deviation`` and its ``worst_quantity``, ``max_ratio`` (largest
+    deviation / bound), ``bit_identical`` (same :func:`fingerprint`) and ``within_bound``."""
 
-    ref = pipeline(seed, reference)
+    ref = pipeline(seed, reference, n=n)
     bounds = pipeline_bounds(ref)
     fp = fingerprint(ref)
     out = []
     for over in variants:
         cfg = replace(reference, **dict(over))
-        res = pipeline(seed, cfg)
+        res = pipeline(seed, cfg, n=n)
         dev = {k: relative_deviation(res[k], ref[k]) for k in ref}
         worst = max(dev, key=lambda k: dev[k])
         ratio = max(dev[k] / bounds[k] for k in dev)
-        out.append({"variant": cfg.label(reference), "config": cfg, "deviations": dev,
+        out.append({"variant": cfg.label(reference), "config": cfg, "n": n, "deviations": dev,
                     "bounds": bounds,
                     "max_deviation": dev[worst], "worst_quantity": worst, "max_ratio": ratio,
                     "bit_identical": fingerprint(res) == fp, "within_bound": ratio <= 1.0})
