@@ -12,8 +12,9 @@ Digits lost in a solve
     :data:`~numerics.krr.MAX_CONDITION`) and, independently, in ``mpmath`` at
     :data:`MP_DPS` decimal digits on the SAME float64 entries (a float64 number converts to
     an ``mpf`` exactly), so the difference is the solver's error alone, not the rounding of
-    the data.  :func:`cholesky_error_bound` is the worst-case forward-error bound the
-    measurement is held to; :func:`condition_digits_table` tabulates both.
+    the data.  :func:`cholesky_error_bound` gives the worst-case and the typical
+    forward-error bounds the measurement is held to; :func:`condition_digits_table`
+    tabulates measurement and bounds.
 
 Determinism
     :func:`pipeline` runs a representative chain from one seed (data; poisons from
@@ -442,10 +443,11 @@ def reordering_bound(n: int, amplification: float) -> float:
       locally convex objective is non-expansive, so each step's rounding is carried, not
       amplified, and at most ``steps`` of them add up).
 
-    ``REORDER_C = 1`` keeps the first-order constant as derived (no fitted factor); the
-    measured deviations (book page ``precision``) sit orders of magnitude below it, as the
-    worst case that every rounding error aligns does not occur.  The dot-product length
-    ``n`` is the training-set size (the longest sum in the pipeline)."""
+    ``n`` is the length of the longest sum behind the quantity: the poisoned training-set
+    size for the KRR quantities; for the networks the larger of that and the number of
+    parameters (the empirical NTK that sets the learning rate sums over parameters).
+    ``REORDER_C = 1`` keeps the first-order constant as derived, with no factor fitted to
+    measurements (which the book page ``precision`` tabulates next to the bound)."""
     return REORDER_C * n * EPS * amplification
 
 
@@ -466,8 +468,10 @@ _NETWORK_KEYS = ("network_params", "network_predictions", "network_hessian_top")
 def pipeline_bounds(quantities: Mapping[str, torch.Tensor]) -> dict[str, float]:
     """:func:`reordering_bound` for each quantity of a :func:`pipeline` result."""
     cond = max(float(quantities["cond_clean"]), float(quantities["cond_poisoned"]))
-    n = quantities["alpha_poisoned"].shape[0]  # the longest sum: the poisoned training set
-    return {k: reordering_bound(n, _STEPS if k in _NETWORK_KEYS else cond) for k in quantities}
+    n = quantities["alpha_poisoned"].shape[0]  # the poisoned training set
+    n_net = max(n, quantities["network_params"].shape[0] // 2)  # parameters of one network
+    return {k: reordering_bound(n_net, _STEPS) if k in _NETWORK_KEYS
+            else reordering_bound(n, cond) for k in quantities}
 
 
 def thread_and_chunk_deviation(seed: int = 0,
