@@ -33,6 +33,7 @@ from numerics.precision import (
     cholesky_condition_estimate,
     cholesky_error_bound,
     condition_digits_table,
+    krr_condition_estimates,
     mp_solve,
     spd_with_condition,
 )
@@ -119,6 +120,13 @@ def test_estimate_is_a_lower_bound_and_decides_acceptance(table):
         # cond_2 from an SVD of the float64 matrix: relative error <~ eps * cond <= 1e-3
         assert r["estimate"] <= r["cond_2"] * (1 + 1e-3), r
         assert r["accepted"] == (r["estimate"] < MAX_CONDITION)
+
+
+def test_estimate_is_a_lower_bound_on_krr_systems():
+    rows = krr_condition_estimates()
+    assert {r["kernel"] for r in rows} == {"gaussian", "matern52"}
+    for r in rows:
+        assert 0 < r["estimate"] <= r["cond_2"] * (1 + 1e-3), r
 
 
 def _diagonal(cond: float, n: int = 6) -> torch.Tensor:
