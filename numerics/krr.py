@@ -9,6 +9,25 @@ Jitter policy (explicit, documented, never silent)
     from a Gram matrix that is not positive semi-definite,
     :class:`~numerics.validation.NotPSDError` is raised instead, naming the kernel.
 
+Condition limit (:data:`MAX_CONDITION`)
+    What it bounds: the estimate ``(max_i L_ii / min_i L_ii)^2`` of the Cholesky factor ``L``
+    of the system (``K + (c + jitter) I``, or the matrix given to :func:`solve_spd` /
+    :func:`factor_in_place`).  This estimate is a LOWER bound of the 2-norm condition
+    number ``kappa`` (``|A| >= max L_ii^2``, ``|A^-1| >= 1 / min L_ii^2``) and equals it for
+    a diagonal system.  So every system with ``kappa < MAX_CONDITION`` is accepted, every
+    refused one has ``kappa >= MAX_CONDITION``, but a system whose estimate falls short of
+    ``kappa`` can be accepted above the limit (the estimate can be orders of magnitude
+    below ``kappa`` when the small eigenvalues are not aligned with the coordinate axes).
+    Digits: a Cholesky solve has a small normwise backward error (of order ``n u``,
+    ``u = 2^-53``), so its relative forward error is of order ``kappa n u``: a solve loses
+    about ``log10(kappa)`` of float64's ~16 significant digits, plus a few for ``n`` (worst
+    case ``log10(n (3n + 1) / 2)``, typically the square root of that constant).  At the
+    limit ``kappa = 1e12`` about 12 digits may be lost and about 4 remain; the refitted
+    predictions, derivatives and closed-form inputs inherit that accuracy.  The digits
+    actually lost, measured against an exact (mpmath) solve, and the estimate's shortfall
+    are tabulated in the book page ``precision`` (:mod:`numerics.precision`;
+    ``tests/test_precision.py``).
+
 Memory (large ``n``)
     Up to :data:`KEEP_GRAM_MAX_ELEMENTS` Gram entries (``n <= 5792``) a fit keeps the Gram
     matrix ``K`` as :attr:`KRR.K` and solves a separate ``K + cI`` exactly as always.
@@ -48,8 +67,9 @@ class EmptyTrainingSetError(ValueError):
     """A KRR was asked to fit zero training points."""
 
 
-#: largest accepted condition number of the SPD system (beyond it float64 solutions
-#: lose more than ~4 of their 16 digits)
+#: largest accepted condition ESTIMATE ``(max L_ii / min L_ii)^2`` of the SPD system (a lower
+#: bound of its 2-norm condition number; see "Condition limit" in the module docstring): at
+#: a condition number of 1e12 a float64 solve may lose about 12 of its ~16 digits
 MAX_CONDITION = 1e12
 
 #: fits with at most this many Gram entries keep ``K`` (the historical dense path)
