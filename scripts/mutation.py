@@ -104,6 +104,9 @@ def generate() -> dict[str, list[str]]:
     subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=True, env=run_env(),
                    stdout=subprocess.DEVNULL)
     write_sitecustomize(MUTANTS)
+    shutil.copytree(ROOT / "results", MUTANTS / "results", dirs_exist_ok=True,
+                    ignore=shutil.ignore_patterns("cache"))
+    rebase_summaries(MUTANTS)
     names = mutant_names()
     log(f"  {sum(map(len, names.values()))} mutants in {len(names)} files "
         f"({time.perf_counter() - t0:.0f} s)")
@@ -133,6 +136,22 @@ finally:
 
 def write_sitecustomize(mutants_dir: Path) -> None:
     (mutants_dir / "sitecustomize.py").write_text(SITECUSTOMIZE)
+
+
+def rebase_summaries(mutants_dir: Path) -> None:
+    """The committed experiment summaries (results/**/summary.json) name the code that made
+    them by a hash of its files (numerics.experiment_io.code_hash); in mutants/ those files
+    are the trampolined copies, whose clean code is the repository's.  A summary that matches
+    the repository's files is re-stamped with the copies' hash (a stale one stays stale)."""
+    from numerics.experiment_io import code_hash
+
+    for p in sorted((mutants_dir / "results").rglob("summary.json")):
+        data = json.loads(p.read_text())
+        files = data.get("code_files")
+        if not files or data.get("code_hash") != code_hash(files):
+            continue
+        data["code_hash"] = code_hash(files, root=mutants_dir)
+        p.write_text(json.dumps(data, indent=1) + "\n")
 
 
 def mutant_names(root: Path = ROOT) -> dict[str, list[str]]:
@@ -320,6 +339,7 @@ def _workspace(files: set[str]) -> Path:
     subprocess.run([sys.executable, "-c", code, *sorted(files)], cwd=ws, check=True,
                    env=run_env(), stdout=subprocess.DEVNULL)
     write_sitecustomize(ws / "mutants")
+    rebase_summaries(ws / "mutants")
     return ws
 
 
