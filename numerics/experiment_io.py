@@ -61,14 +61,12 @@ def settings_hash(settings: object) -> str:
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
-def code_hash(files: Iterable[str], root: Path | None = None) -> str:
-    """sha256 (first 16 hex digits) over the named repository files (path and bytes), read
-    under ``root`` (default: this repository)."""
-    base = REPO_ROOT if root is None else Path(root)
+def code_hash(files: Iterable[str]) -> str:
+    """sha256 (first 16 hex digits) over the named repository files (path and bytes)."""
     h = hashlib.sha256()
     for rel in sorted(files):
         h.update(rel.encode() + b"\0")
-        h.update((base / rel).read_bytes())
+        h.update((REPO_ROOT / rel).read_bytes())
         h.update(b"\0")
     return h.hexdigest()[:16]
 

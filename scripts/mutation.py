@@ -143,14 +143,22 @@ def rebase_summaries(mutants_dir: Path) -> None:
     them by a hash of its files (numerics.experiment_io.code_hash); in mutants/ those files
     are the trampolined copies, whose clean code is the repository's.  A summary that matches
     the repository's files is re-stamped with the copies' hash (a stale one stays stale)."""
-    from numerics.experiment_io import code_hash
+    import numerics.experiment_io as eio
+
+    def code_hash(files: list[str], root: Path) -> str:
+        saved = eio.REPO_ROOT
+        eio.REPO_ROOT = root  # the same hash, over the files under root
+        try:
+            return eio.code_hash(files)
+        finally:
+            eio.REPO_ROOT = saved
 
     for p in sorted((mutants_dir / "results").rglob("summary.json")):
         data = json.loads(p.read_text())
         files = data.get("code_files")
-        if not files or data.get("code_hash") != code_hash(files):
+        if not files or data.get("code_hash") != code_hash(files, ROOT):
             continue
-        data["code_hash"] = code_hash(files, root=mutants_dir)
+        data["code_hash"] = code_hash(files, mutants_dir)
         p.write_text(json.dumps(data, indent=1) + "\n")
 
 
