@@ -11,6 +11,11 @@ implementations that share no code with it (:mod:`tests._reference_kernels`):
   arc-cosine and Williams' arcsine closed forms) evaluated in mpmath at 40 digits for the
   four NTKs, on random points with near-parallel, anti-parallel and identical pairs; the
   closed forms themselves are checked against Gaussian quadrature of their definition;
+* scikit-learn again for the defaults (its default-constructed kernels), the input
+  gradients and Hessians of the stationary kernels (central differences of its values) and
+  their curvature ``-g''(0)`` at ``x = x'`` (second differences; Matern 5/2: ``5 / (3
+  ell^2)``), at non-default length scales (issue 15: a valid Matern 5/2 at a wrong default
+  length scale was caught only by numbers pinned from a run of the code);
 * negative controls: the same comparisons reject a kernel with a wrong length scale,
   shape, degree, offset, scale, bias, depth, activation or normalisation constant.
 
@@ -160,23 +165,30 @@ def test_defaults_are_scikit_learns(name):
 #: the stationary built-ins (scikit-learn GP kernels); without laplace where r = 0 matters
 STATIONARY = ("gaussian", "laplace", "matern32", "matern52", "rational_quadratic")
 SMOOTH_AT_ZERO = tuple(n for n in STATIONARY if n != "laplace")
-#: non-default parameters (the defaults are ell = alpha = 1)
+#: non-default parameters (the defaults are ell = alpha = 1; alpha: rational quadratic)
 FD_PARAMS = [{"ell": 0.3}, {"ell": 2.7}, {"ell": 1.7, "alpha": 0.6}]
 
 
-def _fd_params(name: str, params: dict) -> dict:
-    return {k: v for k, v in params.items() if k == "ell" or name == "rational_quadratic"}
+def _fd_cases(names: tuple[str, ...], defaults: bool = False) -> list[tuple[str, dict]]:
+    """``(kernel, parameters)``: each kernel at :data:`FD_PARAMS` (``alpha`` only for the
+    rational quadratic), after ``{}`` (its defaults) when ``defaults``."""
+    out = []
+    for name in names:
+        for params in [{}] * defaults + FD_PARAMS:
+            p = {k: v for k, v in params.items() if k == "ell" or name == "rational_quadratic"}
+            if (name, p) not in out:
+                out.append((name, p))
+    return out
 
 
 @pytest.mark.parametrize("d", (1, 3))
-@pytest.mark.parametrize("params", FD_PARAMS, ids=str)
-@pytest.mark.parametrize("name", STATIONARY)
-def test_input_derivatives_vs_scikit_learn_differences(name, params, d):
+@pytest.mark.parametrize("case", _fd_cases(STATIONARY), ids=_case_id)
+def test_input_derivatives_vs_scikit_learn_differences(case, d):
     """``grad_x k`` and ``hess_x k`` of the project's closed-form derivatives
     (:meth:`TorchKernel.derivatives`) equal central differences of scikit-learn's kernel
     values (Richardson-extrapolated, step ell/1000) at pairs at distance >= ell/10, at
     non-default length scales ("finite_difference")."""
-    params = _fd_params(name, params)
+    name, params = case
     k = TorchKernel(name, **params)
     ell = k.params["ell"]
     rng = np.random.default_rng(_seed("fd", name, params, d))
@@ -201,15 +213,14 @@ CURVATURE_AT_ZERO = {"gaussian": lambda ell, alpha=None: 1 / ell**2,
 
 
 @pytest.mark.parametrize("d", (1, 2, 5))
-@pytest.mark.parametrize("params", [{}, *FD_PARAMS], ids=str)
-@pytest.mark.parametrize("name", SMOOTH_AT_ZERO)
-def test_curvature_at_zero_vs_scikit_learn(name, params, d):
+@pytest.mark.parametrize("case", _fd_cases(SMOOTH_AT_ZERO, defaults=True), ids=_case_id)
+def test_curvature_at_zero_vs_scikit_learn(case, d):
     """At ``x = x'`` the Hessian of a stationary kernel is ``g''(0) I``, and ``-g''(0)``
     fixes the length scale (Matern 5/2: ``5 / (3 ell^2)``).  The project's Hessian there
     (its diagonal limit) equals ``-c I`` with ``c`` from second differences of
     scikit-learn's values (:func:`sklearn_curvature_at_zero`, step ell/5000), and ``c``
     equals the series value (a check of the reference itself)."""
-    params = _fd_params(name, params)
+    name, params = case
     k = TorchKernel(name, **params)
     c = sklearn_curvature_at_zero(name, k.params, d, 2e-4 * k.params["ell"])
     assert_close(c, CURVATURE_AT_ZERO[name](**k.params), "finite_difference",
