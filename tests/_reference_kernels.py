@@ -47,6 +47,8 @@ __all__ = [
     "NTK_KERNELS",
     "sklearn_gram",
     "sklearn_routes",
+    "sklearn_input_derivatives",
+    "sklearn_curvature_at_zero",
     "relu_expectations",
     "erf_expectations",
     "CONDITIONAL_MEANS",
@@ -124,6 +126,66 @@ SKLEARN_KERNELS = (*_GP_KERNELS, "linear", "polynomial")
 def sklearn_gram(name: str, params: dict, X, Y=None) -> np.ndarray:
     """The Gram matrix of ``name`` by its first scikit-learn route."""
     return next(iter(sklearn_routes(name, params).values()))(X, Y)
+
+
+def _richardson(D: Callable[[float], np.ndarray], h: float, order: int) -> np.ndarray:
+    """``D(h) = D0 + c h^order + O(h^(order + 1))``: the extrapolated ``D0`` from ``D(h)``
+    and ``D(h / 2)``."""
+    f = 2.0**order
+    return (f * D(h / 2) - D(h)) / (f - 1)
+
+
+def sklearn_input_derivatives(name: str, params: dict, Xq, Y, h: float
+                              ) -> tuple[np.ndarray, np.ndarray]:
+    """``grad_x k(x_q, y_j)`` (``(q, m, d)``) and ``hess_x k(x_q, y_j)`` (``(q, m, d, d)``)
+    of kernel ``name`` by central differences of scikit-learn's Gram matrix
+    (:func:`sklearn_gram`, which shares no code with the project's derivatives), step ``h``
+    and Richardson-extrapolated once (truncation ``O(h^4)``).  Only where the kernel is
+    smooth: every pair at distance well above ``h``."""
+    Xq, Y = _np(Xq), _np(Y)
+    q, d = Xq.shape
+
+    def k(X):
+        return sklearn_gram(name, params, X, Y)
+
+    def shifted(*steps):  # Xq with coordinate i moved by s, for each (i, s) in steps
+        X = Xq.copy()
+        for i, st in steps:
+            X[:, i] += st
+        return k(X)
+
+    def D1(hh):
+        return np.stack([(shifted((i, hh)) - shifted((i, -hh))) / (2 * hh) for i in range(d)],
+                        axis=-1)
+
+    def D2(hh):
+        H = np.empty((q, Y.shape[0], d, d))
+        for i in range(d):
+            for j in range(d):
+                H[..., i, j] = (shifted((i, hh), (j, hh)) - shifted((i, hh), (j, -hh))
+                                - shifted((i, -hh), (j, hh)) + shifted((i, -hh), (j, -hh))
+                                ) / (4 * hh * hh)
+        return H
+
+    return _richardson(D1, h, 2), _richardson(D2, h, 2)
+
+
+def sklearn_curvature_at_zero(name: str, params: dict, d: int, h: float) -> float:
+    """``-g''(0)`` of a stationary kernel ``k(x, x') = g(|x - x'|)``, from scikit-learn's
+    values only: the second difference ``-(g(h) - 2 g(0) + g(-h)) / h^2`` along a unit
+    direction in ``R^d``, Richardson-extrapolated against its leading ``O(h)`` error (a
+    ``|r|^3`` term, Matern 3/2) -- so the curvature at the diagonal, which fixes the
+    length scale (Matern 5/2: ``5 / (3 ell^2)``), is checked without any closed form."""
+    x = np.zeros((1, d))
+    e = np.ones((1, d)) / np.sqrt(d)
+
+    def g(t):
+        return sklearn_gram(name, params, x, x + t * e)[0, 0]
+
+    def D(hh):
+        return -(g(hh) - 2 * g(0.0) + g(-hh)) / hh**2
+
+    return float(_richardson(D, h, 1))  # leaves O(h^2)
 
 
 # ---------------------------------------------------------------------------

@@ -11,6 +11,11 @@ implementations that share no code with it (:mod:`tests._reference_kernels`):
   arc-cosine and Williams' arcsine closed forms) evaluated in mpmath at 40 digits for the
   four NTKs, on random points with near-parallel, anti-parallel and identical pairs; the
   closed forms themselves are checked against Gaussian quadrature of their definition;
+* scikit-learn again for the defaults (its default-constructed kernels), the input
+  gradients and Hessians of the stationary kernels (central differences of its values) and
+  their curvature ``-g''(0)`` at ``x = x'`` (second differences; Matern 5/2: ``5 / (3
+  ell^2)``), at non-default length scales (issue 15: a valid Matern 5/2 at a wrong default
+  length scale was caught only by numbers pinned from a run of the code);
 * negative controls: the same comparisons reject a kernel with a wrong length scale,
   shape, degree, offset, scale, bias, depth, activation or normalisation constant.
 
@@ -32,7 +37,7 @@ import pytest
 import torch
 from hypothesis import given
 from hypothesis import strategies as st
-from sklearn.gaussian_process.kernels import RBF, DotProduct, Matern
+from sklearn.gaussian_process.kernels import RBF, DotProduct, Matern, RationalQuadratic
 from sklearn.metrics.pairwise import polynomial_kernel
 
 from derivations.kernels import BUILTIN_NAMES, network_spec
@@ -49,6 +54,8 @@ from tests._reference_kernels import (
     network_reference,
     ntk_reference_gram,
     relu_expectations,
+    sklearn_curvature_at_zero,
+    sklearn_input_derivatives,
     sklearn_routes,
 )
 
@@ -129,6 +136,99 @@ def test_sklearn_reference_random_parameters(name, data):
     K = k.gram(X, Y).numpy()
     for route, ref in sklearn_routes(name, k.params).items():
         assert_close(K, ref(X.numpy(), Y.numpy()), "exact", f"{k} vs scikit-learn {route}")
+
+
+# ---------------------------------------------------------------------------
+# defaults, input derivatives and the curvature at r = 0 against scikit-learn
+# ---------------------------------------------------------------------------
+
+#: scikit-learn's kernels at *its* defaults (length scale 1, shape 1): the conventional
+#: defaults, which the project's defaults (every claim check and book page runs at them)
+#: must equal -- the grids above pass every parameter explicitly, so a wrong default
+#: length scale (a valid Matern 5/2 at ell = 2) was caught only by numbers pinned from a
+#: run of the code itself (issue 15)
+SKLEARN_DEFAULTS = {"gaussian": RBF(), "laplace": Matern(nu=0.5), "matern32": Matern(nu=1.5),
+                    "matern52": Matern(nu=2.5), "rational_quadratic": RationalQuadratic()}
+
+
+@pytest.mark.parametrize("name", sorted(SKLEARN_DEFAULTS))
+def test_defaults_are_scikit_learns(name):
+    """``TorchKernel(name)`` without parameters equals scikit-learn's default-constructed
+    kernel ("exact"), in d = 1 and 3."""
+    k = TorchKernel(name)
+    for d in (1, 3):
+        X, Y = _sklearn_points(_seed("defaults", name, d), d)
+        assert_close(k.gram(_t(X), _t(Y)).numpy(), SKLEARN_DEFAULTS[name](X, Y), "exact",
+                     f"{k} (defaults) vs scikit-learn {SKLEARN_DEFAULTS[name]!r}, d = {d}")
+
+
+#: the stationary built-ins (scikit-learn GP kernels); without laplace where r = 0 matters
+STATIONARY = ("gaussian", "laplace", "matern32", "matern52", "rational_quadratic")
+SMOOTH_AT_ZERO = tuple(n for n in STATIONARY if n != "laplace")
+#: non-default parameters (the defaults are ell = alpha = 1; alpha: rational quadratic)
+FD_PARAMS = [{"ell": 0.3}, {"ell": 2.7}, {"ell": 1.7, "alpha": 0.6}]
+
+
+def _fd_cases(names: tuple[str, ...], defaults: bool = False) -> list[tuple[str, dict]]:
+    """``(kernel, parameters)``: each kernel at :data:`FD_PARAMS` (``alpha`` only for the
+    rational quadratic), after ``{}`` (its defaults) when ``defaults``."""
+    out = []
+    for name in names:
+        for params in [{}] * defaults + FD_PARAMS:
+            p = {k: v for k, v in params.items() if k == "ell" or name == "rational_quadratic"}
+            if (name, p) not in out:
+                out.append((name, p))
+    return out
+
+
+@pytest.mark.parametrize("d", (1, 3))
+@pytest.mark.parametrize("case", _fd_cases(STATIONARY), ids=_case_id)
+def test_input_derivatives_vs_scikit_learn_differences(case, d):
+    """``grad_x k`` and ``hess_x k`` of the project's closed-form derivatives
+    (:meth:`TorchKernel.derivatives`) equal central differences of scikit-learn's kernel
+    values (Richardson-extrapolated, step ell/1000) at pairs at distance >= ell/10, at
+    non-default length scales ("finite_difference")."""
+    name, params = case
+    k = TorchKernel(name, **params)
+    ell = k.params["ell"]
+    rng = np.random.default_rng(_seed("fd", name, params, d))
+    Y = ell * rng.standard_normal((5, d))
+    Xq = ell * rng.standard_normal((4, d))
+    dist = np.linalg.norm(Xq[:, None] - Y[None], axis=-1)
+    Xq = Xq[dist.min(1) >= 0.1 * ell]
+    assert len(Xq) >= 2
+    _, grad, hess = k.derivatives(_t(Xq), _t(Y), torch.eye(len(Y), dtype=torch.float64))
+    fd_grad, fd_hess = sklearn_input_derivatives(name, k.params, Xq, Y, 1e-3 * ell)
+    assert_close(grad.numpy(), fd_grad, "finite_difference", f"{k}: grad_x k vs differences")
+    assert_close(hess.numpy(), fd_hess, "finite_difference", f"{k}: hess_x k vs differences")
+
+
+#: -g''(0) of the normalised stationary kernels (the second spectral moment per dimension),
+#: from their series at r = 0: exp(-s^2/2) -> 1/ell^2; Matern nu = 3/2 and 5/2 ->
+#: 3/ell^2 and 5/(3 ell^2); rational quadratic -> 1/ell^2 for every alpha
+CURVATURE_AT_ZERO = {"gaussian": lambda ell, alpha=None: 1 / ell**2,
+                     "matern32": lambda ell, alpha=None: 3 / ell**2,
+                     "matern52": lambda ell, alpha=None: 5 / (3 * ell**2),
+                     "rational_quadratic": lambda ell, alpha=None: 1 / ell**2}
+
+
+@pytest.mark.parametrize("d", (1, 2, 5))
+@pytest.mark.parametrize("case", _fd_cases(SMOOTH_AT_ZERO, defaults=True), ids=_case_id)
+def test_curvature_at_zero_vs_scikit_learn(case, d):
+    """At ``x = x'`` the Hessian of a stationary kernel is ``g''(0) I``, and ``-g''(0)``
+    fixes the length scale (Matern 5/2: ``5 / (3 ell^2)``).  The project's Hessian there
+    (its diagonal limit) equals ``-c I`` with ``c`` from second differences of
+    scikit-learn's values (:func:`sklearn_curvature_at_zero`, step ell/5000), and ``c``
+    equals the series value (a check of the reference itself)."""
+    name, params = case
+    k = TorchKernel(name, **params)
+    c = sklearn_curvature_at_zero(name, k.params, d, 2e-4 * k.params["ell"])
+    assert_close(c, CURVATURE_AT_ZERO[name](**k.params), "finite_difference",
+                 f"-g''(0) of scikit-learn's {name} at {k.params} vs its series")
+    x = np.random.default_rng(_seed("curvature", name, params, d)).standard_normal((1, d))
+    H = k.hess(_t(x), _t(x))[0, 0].numpy()
+    assert_close(H, -c * np.eye(d), "finite_difference",
+                 f"{k}: hess_x k(x, x) vs -g''(0) I from scikit-learn, d = {d}")
 
 
 # ---------------------------------------------------------------------------
