@@ -236,7 +236,7 @@ def mutmut_run(names: list[str], max_children: int) -> float:
     return time.perf_counter() - t0
 
 
-def record(names: list[str], wall_s: float, settings: dict, out: Path) -> None:
+def record(names: list[str], wall_s: float, settings: dict, out: Path, commit: str) -> None:
     codes = exit_codes()
     generated = {p: len(v) for p, v in mutant_names().items()}
     rows = []
@@ -252,7 +252,7 @@ def record(names: list[str], wall_s: float, settings: dict, out: Path) -> None:
             log(f"  recorded {i + 1}/{len(names)}")
     data = {"schema": 1, "tool": f"mutmut {mutmut_version()}", "settings": settings,
             "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-            "commit": git_head(), "wall_s": round(wall_s, 1), "machine": machine(),
+            "commit": commit, "wall_s": round(wall_s, 1), "machine": machine(),
             "generated": generated, "mutants": rows}
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(data, indent=1) + "\n")
@@ -260,27 +260,32 @@ def record(names: list[str], wall_s: float, settings: dict, out: Path) -> None:
 
 
 def git_head() -> str:
+    """The commit the mutants are made from (``+dirty`` when the sources differ from it)."""
     r = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, text=True,
                        capture_output=True)
-    return r.stdout.strip() or "unknown"
+    d = subprocess.run(["git", "status", "--porcelain", "--", "derivations", "numerics",
+                        "tests", "proofs_check"], cwd=ROOT, text=True, capture_output=True)
+    return (r.stdout.strip() or "unknown") + ("+dirty" if d.stdout.strip() else "")
 
 
 def cmd_sample(args: argparse.Namespace) -> int:
+    commit = git_head()
     names = generate()
     chosen = draw_sample(names, args.core, args.other, args.seed)
     log(f"sample: {len(chosen)} mutants (core {args.core}/module, other {args.other}/module, "
         f"seed {args.seed})")
     wall = mutmut_run(chosen, args.max_children)
     record(chosen, wall, {"core": args.core, "other": args.other, "seed": args.seed,
-                          "max_children": args.max_children}, SAMPLE)
+                          "max_children": args.max_children}, SAMPLE, commit)
     return 0
 
 
 def cmd_full(args: argparse.Namespace) -> int:
+    commit = git_head()
     names = generate()
     allnames = sorted(n for v in names.values() for n in v)
     wall = mutmut_run([], args.max_children)
-    record(allnames, wall, {"max_children": args.max_children}, FULL)
+    record(allnames, wall, {"max_children": args.max_children}, FULL, commit)
     return 0
 
 
