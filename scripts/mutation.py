@@ -219,10 +219,12 @@ def mutmut_run(names: list[str], max_children: int) -> float:
     assert proc.stdout is not None
     last = 0.0
     buf = ""
+    full = open(MUTANTS / "mutmut-run.log", "w")  # everything mutmut printed
     while True:
         ch = proc.stdout.read(256)
         if not ch:
             break
+        full.write(ch)
         buf = (buf + ch)[-4000:]
         now = time.perf_counter()
         if now - last > 30:  # mutmut redraws one status line; show it every 30 s
@@ -230,9 +232,11 @@ def mutmut_run(names: list[str], max_children: int) -> float:
             log(f"  [{now - t0:5.0f} s] {line[:160]}")
             last = now
     rc = proc.wait()
+    full.close()
     if rc != 0:
         print(buf[-3000:])
-        raise SystemExit(f"mutmut run failed with exit status {rc}")
+        raise SystemExit(f"mutmut run failed with exit status {rc}; its whole output is in "
+                         f"{MUTANTS / 'mutmut-run.log'}")
     return time.perf_counter() - t0
 
 
