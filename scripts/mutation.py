@@ -162,10 +162,21 @@ def rebase_summaries(mutants_dir: Path) -> None:
         p.write_text(json.dumps(data, indent=1) + "\n")
 
 
+def _excluded(rel: str) -> bool:
+    """``[tool.mutmut] do_not_mutate`` matches ``rel`` (a stale .meta of such a file stays)."""
+    import fnmatch
+    import tomllib
+
+    cfg = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["mutmut"]
+    return any(fnmatch.fnmatch(rel, pat) for pat in cfg.get("do_not_mutate", []))
+
+
 def mutant_names(root: Path = ROOT) -> dict[str, list[str]]:
     out: dict[str, list[str]] = {}
     for meta in sorted((root / "mutants").rglob("*.py.meta")):
         rel = meta.relative_to(root / "mutants").as_posix()[: -len(".meta")]
+        if _excluded(rel):
+            continue
         data = json.loads(meta.read_text())
         out[rel] = sorted(data["exit_code_by_key"])
     return out
