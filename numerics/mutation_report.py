@@ -9,9 +9,11 @@ is killed) or a one-line reason it is equivalent (no test can tell it from the o
 This module reads both, scores each module and group, and lists what is left; the book's page
 "How strong are the checks" and ``tests/test_mutation_report.py`` use it.
 
-Score of a set of mutants: detected / (sampled - equivalent), where *detected* is killed by
-the sampled run (a failing test, a time-out or a crash) or killed by a later test (re-run).
-"No tests" mutants (no test of the selection reaches the function) count as not detected.
+Score of a set of mutants: detected / (sampled - equivalent - not checked), where *detected*
+is killed by the sampled run (a failing test, a time-out or a crash) or killed by a later test
+(re-run).  "No tests" mutants (no test of the selection reaches the function) count as not
+detected.  "Not checked" mutants (a run stopped before reaching them) are left out of the
+score and listed.
 """
 
 from __future__ import annotations
@@ -126,13 +128,15 @@ def load_explanations(path: Path | str | None = None) -> dict[str, dict[str, str
 def verdict(row: dict[str, Any], explanations: dict[str, dict[str, str]]) -> str:
     """Final verdict of one sampled mutant: ``killed`` (by the sampled run), ``killed later``
     (a re-run after a new test killed it), ``equivalent`` (explained), ``survived`` (not
-    detected, not explained) or ``unconfirmed`` (explained as killed, but no re-run shows
-    it)."""
+    detected, not explained), ``unconfirmed`` (explained as killed, but no re-run shows
+    it) or ``not checked`` (the run stopped before it, and no re-run reached it)."""
     if row["status"] in DETECTED:
         return "killed"
     rerun = row.get("rerun", {}).get("status")
     if rerun in DETECTED:
         return "killed later"
+    if row["status"] == "not checked" and rerun in (None, "not checked"):
+        return "not checked"
     entry = explanations.get(row["name"])
     if entry is None:
         return "survived"
@@ -153,10 +157,11 @@ class Score:
     killed_later: int
     equivalent: int
     undetected: int
+    not_checked: int = 0
 
     @property
     def relevant(self) -> int:
-        return self.sampled - self.equivalent
+        return self.sampled - self.equivalent - self.not_checked
 
     @property
     def score(self) -> float:
@@ -183,7 +188,8 @@ def _score(name: str, tier: str, rows: list[dict], generated: int,
     return Score(name=name, tier=tier, generated=generated, sampled=len(rows),
                  killed=vs.count("killed"), killed_later=vs.count("killed later"),
                  equivalent=vs.count("equivalent"),
-                 undetected=vs.count("survived") + vs.count("unconfirmed"))
+                 undetected=vs.count("survived") + vs.count("unconfirmed"),
+                 not_checked=vs.count("not checked"))
 
 
 def module_scores(data: dict[str, Any], explanations: dict[str, dict[str, str]]) -> list[Score]:

@@ -29,6 +29,8 @@ ROWS = [
      "status": "no tests"},
     {"name": "numerics.sweeps.x_grid__mutmut_2", "module": "numerics/sweeps.py",
      "status": "survived"},
+    {"name": "numerics.sweeps.x_grid__mutmut_3", "module": "numerics/sweeps.py",
+     "status": "not checked"},
 ]
 DATA = {"schema": 1, "generated": {"numerics/krr.py": 500, "numerics/sweeps.py": 700},
         "mutants": ROWS}
@@ -48,7 +50,7 @@ def test_module_of_plain_functions_and_methods():
 def test_verdicts():
     got = [M.verdict(r, EXPL) for r in ROWS]
     assert got == ["killed", "killed later", "equivalent", "killed", "survived",
-                   "unconfirmed"]
+                   "unconfirmed", "not checked"]
 
 
 def test_module_and_group_scores():
@@ -59,11 +61,13 @@ def test_module_and_group_scores():
     assert krr.score == 1.0 and krr.initial_score == pytest.approx(2 / 3)
     assert krr.tier == "core" and krr.target == 0.9 and krr.met
     sw = scores["numerics/sweeps.py"]
-    # "no tests" and an explanation without a re-run are both undetected
-    assert (sw.undetected, sw.score, sw.met) == (2, 0.0, False)
+    # "no tests" and an explanation without a re-run are both undetected; "not checked" is
+    # left out of the score
+    assert (sw.undetected, sw.not_checked, sw.relevant, sw.score, sw.met) == \
+        (2, 1, 2, 0.0, False)
     groups = {g.name: g for g in M.group_scores(DATA, EXPL)}
     assert groups["KRR"].generated == 500 and groups["KRR"].score == 1.0
-    assert groups["elsewhere"].sampled == 2 and groups["elsewhere"].target == 0.8
+    assert groups["elsewhere"].sampled == 3 and groups["elsewhere"].target == 0.8
     assert groups["poisons"].sampled == 0 and math.isnan(groups["poisons"].score)
     assert not groups["poisons"].met
 
