@@ -62,7 +62,7 @@ from derivations.kernels import KernelSpec, UnknownKernelError, a, b, get_spec, 
 from numerics.kernels import TorchKernel, lambdify_torch
 from numerics.krr import KRR
 from numerics.poisons import clean_conditionals
-from numerics.validation import DEFAULT_DTYPE
+from numerics.validation import DEFAULT_DTYPE, warn_narrow_input
 
 __all__ = [
     "InputValueError",
@@ -113,8 +113,10 @@ class NonFiniteResultError(ValueError):
 def as_real_array(x: Any, name: str) -> np.ndarray:
     """``x`` (number, list, NumPy array or torch tensor) as a finite float64 NumPy array.
 
-    Raises :class:`InputTypeError` for complex, boolean-free non-numeric input (strings,
-    objects, ``None``) and :class:`InputValueError` for NaN or infinite entries.
+    Raises :class:`InputTypeError` for complex, boolean and non-numeric input (strings,
+    objects, ``None``) and :class:`InputValueError` for NaN or infinite entries; float32
+    (or narrower) input is upcast with a
+    :class:`~numerics.validation.Float32InputWarning`.
     """
     if x is None:
         raise InputTypeError(f"{name} is required, got None")
@@ -129,8 +131,11 @@ def as_real_array(x: Any, name: str) -> np.ndarray:
             raise InputValueError(f"{name} is not a rectangular array: {err}") from None
     if np.iscomplexobj(arr):
         raise InputTypeError(f"{name} must be real, got complex values")
-    if arr.dtype.kind not in "biuf":
+    if arr.dtype.kind == "b":
+        raise InputTypeError(f"{name} is boolean ({arr.dtype}); pass real numbers")
+    if arr.dtype.kind not in "iuf":
         raise InputTypeError(f"{name} must be numeric, got an array of dtype {arr.dtype}")
+    warn_narrow_input(arr.dtype, name)
     arr = arr.astype(np.float64)
     if not np.isfinite(arr).all():
         bad = int((~np.isfinite(arr)).sum())

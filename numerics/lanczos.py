@@ -135,6 +135,9 @@ def lanczos(matvec: Callable[[torch.Tensor], torch.Tensor], v0: torch.Tensor, k:
             if not isinstance(w, torch.Tensor) or w.shape != (d,):
                 got = tuple(w.shape) if isinstance(w, torch.Tensor) else type(w).__name__
                 raise LanczosInputError(f"matvec must return a tensor of shape ({d},), got {got}")
+            if not w.dtype.is_floating_point:
+                raise LanczosInputError(f"matvec must return a real floating tensor, got "
+                                        f"{w.dtype}")
             if not bool(torch.isfinite(w).all()):
                 raise LanczosInputError("matvec returned non-finite entries")
             cols.append(w.to(device=dev, dtype=dt))
@@ -187,6 +190,10 @@ def lanczos(matvec: Callable[[torch.Tensor], torch.Tensor], v0: torch.Tensor, k:
             th, Ys = theta[idx], Y[:, idx]
             V = Q @ Ys
             res = torch.linalg.vector_norm(AQ @ Ys - V * th, dim=0)
+            if not (bool(torch.isfinite(th).all()) and bool(torch.isfinite(res).all())):
+                raise LanczosInputError(
+                    "the Ritz values or residuals overflow float64: the operator's entries "
+                    "are of extreme magnitude (rescale it)")
             floor = floor_rel * float(theta.abs().max())
             bound = tol * torch.clamp(th.abs(), min=floor)
             ok = bool((res <= bound).all())

@@ -55,6 +55,7 @@ from numerics.krr import KRR, solve_spd
 from numerics.validation import (
     SingularSystemError,
     as_points,
+    as_tensor,
     as_targets,
     check_positive,
     resolve_device,
@@ -119,7 +120,7 @@ def penalty_gram(kernel: TorchKernel | str, Z, X, metric=None) -> torch.Tensor:
     if metric is None:
         G = torch.einsum("pid,pjd->ij", J, J)
     else:
-        A = torch.as_tensor(metric, dtype=J.dtype, device=J.device)
+        A = as_tensor(metric, name="metric", device=J.device)
         d = J.shape[-1]
         if A.shape != (d, d):
             raise ValueError(f"metric must have shape ({d}, {d}); got {tuple(A.shape)}")
@@ -164,8 +165,8 @@ def solve_function_gradient(K, G, y, c: float, kappa: float, variant: str = "dua
     variant = _variant(variant)
     c = check_positive(c, "ridge c")
     kappa = _kappa(kappa)
-    K = torch.as_tensor(K, dtype=torch.float64)
-    G = torch.as_tensor(G, dtype=K.dtype, device=K.device)
+    K = as_tensor(K, name="Gram matrix K")
+    G = as_tensor(G, name="penalty matrix G", device=K.device)
     _check_system(K, G)
     y = as_targets(y, K.shape[0], name="targets y", device=K.device)
     Y = y[:, None] if y.ndim == 1 else y
@@ -180,7 +181,9 @@ def solve_function_gradient(K, G, y, c: float, kappa: float, variant: str = "dua
 
 def smoother_matrix(K, G, c: float, kappa: float, variant: str = "dual") -> torch.Tensor:
     """The hat matrix ``H`` with fitted values ``K alpha = H y``."""
-    K = torch.as_tensor(K, dtype=torch.float64)
+    K = as_tensor(K, name="Gram matrix K")
+    if K.ndim != 2:
+        raise ValueError(f"K must be square; got shape {tuple(K.shape)}")
     eye = torch.eye(K.shape[0], dtype=K.dtype, device=K.device)
     return K @ solve_function_gradient(K, G, eye, c, kappa, variant)
 
@@ -310,7 +313,7 @@ def fit_loss_gradient_penalty(kernel: TorchKernel | str, X, y, c: float, kappa: 
     if alpha0 is None:
         a = solve_function_gradient(K, torch.zeros_like(K), y, c, 0.0, "rkhs")
     else:
-        a = torch.as_tensor(alpha0, dtype=torch.float64, device=dev).reshape(-1).clone()
+        a = as_tensor(alpha0, name="alpha0", device=dev).reshape(-1).clone()
         if a.shape[0] != X.shape[0]:
             raise ValueError(f"alpha0 has {a.shape[0]} entries but there are {X.shape[0]} points")
 

@@ -1,0 +1,274 @@
+"""Fuzzed bad input for every public function (issue 15, item 2) and the float32 policy.
+
+What is fuzzed
+    Every callable in ``__all__`` of every module of ``numerics/`` and ``derivations/``
+    (``numerics/api.py`` included) is either a fuzz target of :mod:`tests._fuzz` (the table
+    :func:`tests._fuzz.targets`) or listed in :data:`tests._fuzz.EXEMPT` with a one-line
+    reason (exception and warning classes are exempt by rule);
+    :func:`test_every_public_callable_is_fuzzed_or_exempt` fails for one that is neither.
+    For each target Hypothesis draws a valid call and corrupts one argument with a value of
+    its kind: arrays get NaN/inf entries, zero rows or columns, a wrong rank or shape
+    (mismatched with the other arguments), complex, bool, string, int and
+    float32/float16/bfloat16 dtypes, huge (1e154..1e308) and tiny (1e-300, subnormal)
+    magnitudes, ``None``, ragged lists; scalars get NaN/inf, 0, negatives, extremes,
+    complex, bool, strings, arrays; counts get negatives, non-integers, 2**62...; kernels
+    get unknown names and bad hyper-parameters; fitted models get mismatched fits (another
+    dimension, kernel or ridge, unfitted, multi-output); callables get NaN-valued,
+    vector-valued or detached functions.
+
+Outcome rule (per generated input, :func:`tests._fuzz.acceptable_error`)
+    * a result: every number in it finite (unless the target documents non-finite values,
+      ``finite=False``), the target's independent check passes where it has one (e.g. KRR
+      predictions against scikit-learn), and an input that is the valid one in another
+      form (a nested list, a tensor instead of an array...) gives the valid call's result;
+    * or an exception that is a named error of the project (a class defined in numerics/ or
+      derivations/), or a plain ``ValueError``/``TypeError`` whose traceback ends on a
+      ``raise`` statement of numerics/ or derivations/.
+    Anything else fails: a bare torch/NumPy/SymPy error, a ``KeyError``/``IndexError``, a
+    NaN or inf result without an error, or a call past the time limit.
+
+Time limit
+    Every call runs in a worker thread under :data:`tests._fuzz.TIME_LIMIT_S` (10 s wall);
+    a call still running then fails the test (the thread is abandoned), so a hang cannot
+    hang pytest (thread-based: SIGALRM belongs to derivations.budget; works under xdist).
+
+Float32 policy (issue 15, item 3)
+    float32/float16/bfloat16 input to a function that goes through
+    ``numerics.validation.as_tensor``/``as_points``/``as_targets`` (or
+    ``numerics.closed_forms.as_real_array``) is upcast to float64 with a
+    :class:`numerics.validation.Float32InputWarning`; a computation ``dtype`` below float64
+    is honoured with the same warning.  The fuzz test checks the warning for every target
+    whose arrays go through validation (``narrow_warns``).
+
+Volume
+    One Hypothesis test per target, ``max_examples`` from the loaded profile (ci 20, dev 30,
+    thorough 400); each example makes a valid call and a corrupted one.  The calls made are
+    counted per target and written as JSON to ``$POISONCURV_FUZZ_COUNT`` when set (one file
+    per xdist worker: ``<path>.<worker>``).  Thorough run::
+
+        HYPOTHESIS_PROFILE=thorough POISONCURV_FUZZ_COUNT=/tmp/fuzz.json \\
+            python -m pytest tests/test_fuzz_inputs.py -p no:xdist
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import warnings
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from numerics.validation import Float32InputWarning, as_points, as_targets, as_tensor
+from tests import _fuzz
+from tests._fuzz import (
+    Bad,
+    acceptable_error,
+    call_limited,
+    corrupted_calls,
+    describe,
+    nonfinite_leaves,
+    numeric_leaves,
+    resolve_lazy,
+)
+
+TARGETS = {t.name: t for t in _fuzz.targets()}
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _write_call_count(request):
+    yield
+    total = sum(_fuzz.CALLS.values())
+    path = os.environ.get("POISONCURV_FUZZ_COUNT")
+    if path:
+        worker = os.environ.get("PYTEST_XDIST_WORKER")
+        if worker:
+            path = f"{path}.{worker}"
+        with open(path, "w") as fh:
+            json.dump({"calls": total, "by_target": dict(sorted(_fuzz.CALLS.items()))},
+                      fh, indent=1)
+    reporter = request.config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is not None:
+        reporter.write_line(f"fuzz: {total} time-limited calls of "
+                            f"{len(_fuzz.CALLS)} targets")
+
+
+def _fail(target: str, name: str, bad: Bad, why: str) -> None:
+    pytest.fail(f"{target}: argument {name!r} = {bad.label} ({describe(bad.value)}): {why}",
+                pytrace=False)
+
+
+def _close(a: list[np.ndarray], b: list[np.ndarray]) -> bool:
+    if len(a) != len(b):
+        return False
+    return all(x.shape == y.shape and np.allclose(x, y, rtol=1e-12, atol=0.0, equal_nan=False)
+               for x, y in zip(a, b, strict=True))
+
+
+def run_case(target: _fuzz.Target, valid: dict, bad_kwargs: dict, name: str, bad: Bad) -> None:
+    """Apply the outcome rule to one corrupted call of ``target``."""
+    ref = call_limited(lambda **kw: target.call(**kw), valid, what=target.name)
+    if ref.error is not None:
+        raise AssertionError(f"{target.name}: the valid call failed") from ref.error
+    if target.check is not None:
+        target.check(ref.result, valid)
+    out = call_limited(lambda **kw: target.call(**resolve_lazy(kw)), bad_kwargs,
+                       what=target.name)
+    if out.error is not None:
+        if not acceptable_error(out.error):
+            raise AssertionError(
+                f"{target.name}: argument {name!r} = {bad.label} ({describe(bad.value)}) "
+                f"raised a bare {type(out.error).__module__}.{type(out.error).__name__}"
+            ) from out.error
+        return
+    bad_leaves = nonfinite_leaves(out.result)
+    if target.finite and bad_leaves:
+        _fail(target.name, name, bad, f"non-finite result without an error at {bad_leaves[:3]}")
+    if bad.same and not _close(numeric_leaves(out.result), numeric_leaves(ref.result)):
+        _fail(target.name, name, bad, "the same input in another form gave another result")
+    if bad.narrow and target.narrow_warns and not any(
+            issubclass(w.category, Float32InputWarning) for w in out.warnings):
+        _fail(target.name, name, bad, "narrow float input accepted without a "
+                                      "Float32InputWarning")
+
+
+def _params() -> list:
+    out = []
+    for name in sorted(TARGETS):
+        reason = TARGETS[name].known_failure
+        marks = [pytest.mark.xfail(reason=reason, strict=False)] if reason else []
+        out.append(pytest.param(name, marks=marks))
+    return out
+
+
+@pytest.mark.parametrize("target_name", _params())
+@settings(max_examples=settings().max_examples)
+@given(data=st.data())
+def test_fuzzed_bad_input(target_name, data):
+    """One corrupted argument per example: a correct result or a named error, in time."""
+    target = TARGETS[target_name]
+    valid, bad_kwargs, name, bad = data.draw(corrupted_calls(target), label="call")
+    run_case(target, valid, bad_kwargs, name, bad)
+
+
+def test_valid_calls_pass_their_checks():
+    """Every target's valid call succeeds and passes its independent check (the fuzz test's
+    reference calls; a target whose valid call fails is a broken table, not a finding)."""
+    rng = np.random.default_rng(0)
+    broken = []
+    for target in TARGETS.values():
+        kw = target.build(rng)
+        out = call_limited(lambda **k: target.call(**k), kw, what=target.name)  # noqa: B023
+        if out.error is not None:
+            broken.append(f"{target.name}: {out.error!r}")
+        elif target.finite and nonfinite_leaves(out.result):
+            broken.append(f"{target.name}: non-finite {nonfinite_leaves(out.result)}")
+        elif target.check is not None:
+            try:
+                target.check(out.result, kw)
+            except AssertionError as err:
+                broken.append(f"{target.name}: check failed: {err}")
+    assert not broken, "\n".join(broken)
+
+
+def test_every_public_callable_is_fuzzed_or_exempt():
+    """The contract: no public callable is silently left out of the fuzzing."""
+    rows = _fuzz.fuzz_inventory()
+    missing = [f"{r['module']}.{r['name']}" for r in rows if r["status"] == "missing"]
+    assert not missing, f"public callables neither fuzzed nor exempt: {missing}"
+    public = set(_fuzz.public_callables())
+    stale = sorted(set(_fuzz.EXEMPT) - public)
+    assert not stale, f"exemptions for names that are not public callables: {stale}"
+    assert all(r["reason"] for r in rows)
+    fuzzed = {f"{r['module']}.{r['name']}" for r in rows if r["status"] == "fuzzed"}
+    assert not fuzzed & set(_fuzz.EXEMPT), "a callable both fuzzed and exempt"
+    assert set(_fuzz.KNOWN_FAILURES) <= set(TARGETS), "a known failure that is not a target"
+
+
+def test_time_limit_fails_a_hang_instead_of_hanging():
+    """The time limit works: a call that sleeps past it raises CallTimeout promptly."""
+    import time
+    t0 = time.perf_counter()
+    with pytest.raises(_fuzz.CallTimeout, match="did not return within"):
+        call_limited(lambda: time.sleep(5), {}, what="sleeper", limit=0.2)
+    assert time.perf_counter() - t0 < 2.0
+
+
+def test_outcome_rule_tells_bare_errors_from_named_ones():
+    """The classifier can fail: a bare torch error or an error raised outside our code is
+    not acceptable; a named error is."""
+    from numerics.validation import NotPSDError
+    with pytest.raises(RuntimeError) as bare:
+        torch.ones(2, 3) @ torch.ones(2, 3)
+    assert not acceptable_error(bare.value)
+    with pytest.raises(ValueError) as numpy_err:
+        np.ones((2, 3)).reshape(4)
+    assert not acceptable_error(numpy_err.value)
+    assert acceptable_error(NotPSDError("K"))
+    with pytest.raises(ValueError) as ours:
+        as_points(np.ones((2, 2, 2)), name="X")
+    assert acceptable_error(ours.value)
+    with pytest.raises(TypeError) as own_float:  # float(None) inside our code: not a raise
+        from numerics.closed_forms import NonFiniteResultError  # noqa: F401
+        _float_of_none()
+    assert not acceptable_error(own_float.value)
+    assert nonfinite_leaves({"a": [1.0, float("nan")]}) == ["result['a'][1]"]
+
+
+def _float_of_none():
+    return float(None)  # type: ignore[arg-type]
+
+
+# ------------------------------------------------------------------ float32 policy
+@pytest.mark.parametrize("make", [
+    lambda: torch.ones(3, 2, dtype=torch.float32),
+    lambda: np.ones((3, 2), dtype=np.float32),
+    lambda: torch.ones(3, 2, dtype=torch.float16),
+    lambda: torch.ones(3, 2, dtype=torch.bfloat16),
+    lambda: np.ones((3, 2), dtype=np.float16),
+], ids=["torch32", "numpy32", "torch16", "bfloat16", "numpy16"])
+def test_narrow_float_input_warns_and_is_upcast(make):
+    with pytest.warns(Float32InputWarning, match="X is .*upcast to float64.*significant"):
+        t = as_points(make(), name="X")
+    assert t.dtype == torch.float64
+    with pytest.warns(Float32InputWarning, match="y is"):
+        as_targets(make()[:, 0], 3, name="y")
+
+
+def test_float64_and_integer_input_do_not_warn():
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", Float32InputWarning)
+        as_tensor(np.ones(3))
+        as_tensor(torch.ones(3, dtype=torch.float64))
+        as_tensor(np.arange(3))
+        as_tensor([1.0, 2.0])
+
+
+def test_narrow_computation_dtype_warns_and_non_float_dtype_is_refused():
+    from numerics.data import one_hot
+    with pytest.warns(Float32InputWarning, match="computation dtype torch.float32"):
+        assert as_tensor([1.0], dtype=torch.float32).dtype == torch.float32
+    with pytest.warns(Float32InputWarning, match="one_hot"):
+        one_hot(torch.tensor([0, 1]), dtype=torch.float32)
+    with pytest.raises(TypeError, match="dtype"):
+        as_tensor([1.0], dtype=torch.int64)
+    with pytest.raises(TypeError, match="dtype"):
+        one_hot(torch.tensor([0, 1]), dtype="float64")
+
+
+def test_public_api_warns_on_float32_data():
+    """The warning reaches the user through the documented API (closed forms and KRR)."""
+    from numerics.api import shift_and_spike
+    from numerics.krr import KRR
+    rng = np.random.default_rng(1)
+    X, y = rng.standard_normal((6, 2)).astype(np.float32), rng.standard_normal(6)
+    with pytest.warns(Float32InputWarning, match="clean inputs X"):
+        shift_and_spike("gaussian", X, y, np.zeros(2), 2, 1.0, np.ones(2), 0.5)
+    with pytest.warns(Float32InputWarning, match="training inputs X"):
+        KRR("gaussian", 0.5).fit(torch.as_tensor(X), y)
+
+
+
