@@ -280,6 +280,11 @@ def _scalar_bads(valid: Any, rng: np.random.Generator) -> list[Bad]:
     ]
 
 
+def _magnitude_bads(valid: Any, rng: np.random.Generator) -> list[Bad]:
+    """Extreme but real scale factors (for a harness-built operator)."""
+    return [Bad(v, f"{v:g}") for v in (1e154, 1e300, 1e308, -1e308, 1e-300, 5e-324, 0.0)]
+
+
 def _int_bads(valid: Any, rng: np.random.Generator) -> list[Bad]:
     i = int(valid)
     return [
@@ -375,6 +380,7 @@ BAD_VALUES: dict[str, Callable[[Any, np.random.Generator], list[Bad]]] = {
     "array": _array_bads,
     "scalar": _scalar_bads,
     "int": _int_bads,
+    "magnitude": _magnitude_bads,
     "str": _str_bads,
     "kernel": _kernel_bads,
     "fit": _fit_bads,
@@ -776,16 +782,23 @@ def _targets() -> list[Target]:  # noqa: C901 - one table
                    "v": torch.as_tensor(r.standard_normal(3))},
         {"fn": "callable", "x": "array", "v": "array"}, narrow_warns=False)
 
-    def lanczos(A: Any, v0: Any, k: Any, which: Any) -> Any:
-        At = torch.as_tensor(A) if not isinstance(A, torch.Tensor) else A
-        # a well-behaved user matvec: it casts v to its own dtype (what it returns, complex
-        # or of another shape, is then the library's to check)
-        return lz.lanczos(lambda v: At @ v.to(At.dtype), v0, k, which=which)
+    def lanczos_build(r: np.random.Generator) -> dict:
+        A = torch.as_tensor(_spd(r, 6))
+        return {"matvec": lambda v: A @ v, "v0": torch.as_tensor(r.standard_normal(6)),
+                "k": 2, "which": "LA"}
 
-    add("numerics.lanczos.lanczos", lanczos,
-        lambda r: {"A": torch.as_tensor(_spd(r, 6)), "v0": torch.as_tensor(r.standard_normal(6)),
-                   "k": 2, "which": "LA"},
-        {"A": "array", "v0": "array", "k": "int", "which": "str"}, narrow_warns=False)
+    add("numerics.lanczos.lanczos",
+        lambda matvec, v0, k, which: lz.lanczos(matvec, v0, k, which=which), lanczos_build,
+        {"matvec": "callable", "v0": "array", "k": "int", "which": "str"}, narrow_warns=False)
+
+    def huge_operator(scale: Any) -> Any:
+        # a matvec whose entries are of extreme magnitude (overflow inside Rayleigh-Ritz)
+        A = torch.as_tensor(_spd(np.random.default_rng(0), 6)) * scale
+        return lz.lanczos(lambda v: A @ v, torch.ones(6, dtype=torch.float64), 2)
+
+    add("numerics.lanczos.lanczos(operator scale)", huge_operator,
+        lambda r: {"scale": float(r.uniform(0.5, 2))}, {"scale": "magnitude"},
+        narrow_warns=False)
 
     # ---- spectral signatures
     add("numerics.spectral_signatures.outlier_scores",
