@@ -74,9 +74,12 @@ def _count(value: object, name: str) -> int:
 
 def ridge_from_lambda(lam_value: float, n_points: int) -> float:
     """The paper's convention ``c = n * lambda`` (``n`` counts the poisons too)."""
-    lam = _real_number(lam_value, "lambda")
+    try:
+        lam = _real_number(lam_value, "lambda")
+    except ValueError:
+        lam = math.nan
     if not lam > 0:
-        raise ValueError(f"lambda must be positive, got {lam_value!r}")
+        raise ValueError(f"lambda must be positive and finite, got {lam_value!r}")
     n = _count(n_points, "n (number of points)")
     c = float(n) * lam
     if not math.isfinite(c):

@@ -174,7 +174,7 @@ def lag_numbers(k0_value: float, k_zeta_value: float, y_t_value: float, R_value:
     try:
         out = _lag_numbers(k0_value, k_zeta_value, y_t_value, R_value, c_value, tau_value,
                            delta_value)
-    except OverflowError:
+    except (OverflowError, ZeroDivisionError):  # e.g. k_zeta ~ 1e-300 squared
         raise overflow from None
     # m_succ, m_det (and the lag) are inf when never reached; anything else non-finite is
     # an overflow of the evaluation, not a value

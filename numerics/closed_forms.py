@@ -123,6 +123,9 @@ def as_real_array(x: Any, name: str) -> np.ndarray:
     if isinstance(x, torch.Tensor):
         if x.is_complex():
             raise InputTypeError(f"{name} must be real, got a complex tensor")
+        if x.dtype in (torch.float16, torch.bfloat16):  # no NumPy bfloat16: upcast here
+            warn_narrow_input(x.dtype, name)
+            x = x.to(torch.float64)
         arr = x.detach().cpu().numpy()
     else:
         try:

@@ -177,7 +177,10 @@ def one_hot(y: torch.Tensor, n_classes: int | None = None, *, dtype: torch.dtype
     ``dtype`` below float64 is honoured with a
     :class:`~numerics.validation.Float32InputWarning` (the claims are checked in float64)."""
     _check_dtype(dtype, "one_hot")
-    y = torch.as_tensor(y)
+    try:
+        y = torch.as_tensor(y)
+    except (RuntimeError, TypeError, ValueError, OverflowError) as err:
+        raise TypeError(f"labels must be an array of integers: {err}") from None
     if y.dtype.is_floating_point or y.dtype.is_complex or y.dtype == torch.bool:
         raise TypeError(f"labels must be integers, got {y.dtype}")
     if y.ndim != 1:

@@ -393,11 +393,16 @@ class TorchKernel:
         # outputs in blocks so that the folded right-hand sides (m, o d^2) stay bounded
         per_output = m * d * (d if order >= 2 else 1)
         oblock = max(1, CHUNK_ELEMENTS // max(1, per_output))
-        parts = [
-            self._derivatives_outputs(Xq, Yc, mu, W[:, s : s + oblock], order)
-            for s in range(0, W.shape[1], oblock)
-        ]
-        value, grad, hess = (_cat([p[i] for p in parts], 1) for i in range(3))
+        q, o = Xq.shape[0], W.shape[1]
+        if q == 0 or o == 0:  # no queries or no outputs: empty sums of the right shapes
+            value, grad = Y.new_zeros(q, o), Y.new_zeros(q, o, d)
+            hess = Y.new_zeros(q, o, d, d) if order == 2 else None
+        else:
+            parts = [
+                self._derivatives_outputs(Xq, Yc, mu, W[:, s : s + oblock], order)
+                for s in range(0, o, oblock)
+            ]
+            value, grad, hess = (_cat([p[i] for p in parts], 1) for i in range(3))
         for t, what in ((value, "values"), (grad, "gradients"), (hess, "Hessians")):
             if t is not None and not bool(torch.isfinite(t).all()):
                 raise KernelOverflowError(

@@ -73,6 +73,8 @@ def gram_into(kernel: TorchKernel, X: torch.Tensor, out: torch.Tensor, *,
     kernel intermediates is alive at a time."""
     real_matrix(X, "gram_into: X", finite=False)  # kernel.gram validates the values
     real_matrix(out, "gram_into: out", finite=False)  # a fresh buffer: any values
+    if X.ndim != 2:
+        raise ValueError(f"gram_into: X must be (n, d), got shape {tuple(X.shape)}")
     n = X.shape[0]
     if out.shape != (n, n):
         raise ValueError(f"gram_into: output buffer has shape {tuple(out.shape)}, expected "
@@ -92,6 +94,8 @@ def factor_in_place(A: torch.Tensor, *, name: str = "system") -> torch.Tensor:
     broke down, or when the factor's estimated condition number exceeds
     :data:`MAX_CONDITION`."""
     real_matrix(A, f"factor_in_place: {name}", finite=False)  # NaN/inf: checked on L below
+    if A.dtype not in (torch.float32, torch.float64):
+        raise TypeError(f"factor_in_place: {name} must be float32 or float64, got {A.dtype}")
     if A.ndim != 2 or A.shape[0] != A.shape[1] or not A.is_contiguous():
         raise ValueError(f"factor_in_place: {name} must be a contiguous square matrix, got "
                          f"shape {tuple(A.shape)}")

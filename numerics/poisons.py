@@ -433,6 +433,11 @@ def top_eigenpairs(H, k: int = 1) -> tuple[torch.Tensor, torch.Tensor]:
     if asym > 1e-10 * max(scale, 1e-300):
         raise ValueError(f"H is not symmetric (max |H - H^T| = {asym:.3g}, max |H| = "
                          f"{scale:.3g})")
-    vals, vecs = torch.linalg.eigh(0.5 * (H + H.transpose(-1, -2)))
+    # entries of extreme magnitude: decompose H / scale (eigh fails on inf / NaN)
+    s = scale if (scale > 1e150 or 0.0 < scale < 1e-150) else 1.0
+    vals, vecs = torch.linalg.eigh(0.5 * (H / s + (H / s).transpose(-1, -2)))
+    vals = vals * s
+    if not bool(torch.isfinite(vals).all()):
+        raise ValueError(f"the eigenvalues of H overflow float64 (max |H| = {scale:.3g})")
     idx = torch.arange(H.shape[-1] - 1, H.shape[-1] - 1 - k, -1, device=H.device)
     return vals[..., idx], vecs[..., idx]

@@ -46,6 +46,8 @@ over ``P`` points.
 
 from __future__ import annotations
 
+import math
+
 from dataclasses import dataclass
 
 import torch
@@ -327,6 +329,10 @@ def fit_loss_gradient_penalty(kernel: TorchKernel | str, X, y, c: float, kappa: 
         if gnorm <= gtol * scale:
             break
         H = hess_fn(a)
+        if not (math.isfinite(gnorm) and bool(torch.isfinite(H).all())):
+            raise ConvergenceError(
+                f"loss-gradient-penalised fit: the objective's gradient or Hessian overflows "
+                f"float64 (c = {c:g}, kappa = {kappa:g}: inputs of extreme magnitude)")
         ev, V = torch.linalg.eigh(0.5 * (H + H.T))
         # Newton direction on |H| (a descent direction also where H is indefinite)
         evp = torch.clamp(ev.abs(), min=1e-14 * float(ev.abs().max()))

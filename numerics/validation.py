@@ -137,6 +137,8 @@ def as_tensor(x, *, name: str = "input", dtype: torch.dtype = DEFAULT_DTYPE,
                     raise TypeError(f"{name} must hold real numbers only, got {v!r}")
             try:
                 arr = np.asarray(x, dtype=np.float64)
+            except OverflowError:  # a Python int beyond float64
+                raise ValueError(f"{name} holds a number beyond the float64 range") from None
             except (TypeError, ValueError) as err:
                 raise TypeError(f"{name} must be an array of real numbers: {err}") from None
         _check_real_dtype(arr.dtype, name)

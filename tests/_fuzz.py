@@ -213,6 +213,11 @@ def _as_np(v: Any) -> np.ndarray:
 
 
 def _array_bads(valid: Any, rng: np.random.Generator) -> list[Bad]:
+    with np.errstate(all="ignore"):  # the bad values overflow on purpose
+        return _array_bads_raw(valid, rng)
+
+
+def _array_bads_raw(valid: Any, rng: np.random.Generator) -> list[Bad]:
     v = np.array(_as_np(valid), dtype=np.float64)
     torch_in = isinstance(valid, torch.Tensor)
     wrap = (lambda a: torch.as_tensor(a)) if torch_in else (lambda a: a)  # noqa: E731
@@ -784,7 +789,7 @@ def _targets() -> list[Target]:  # noqa: C901 - one table
 
     def lanczos_build(r: np.random.Generator) -> dict:
         A = torch.as_tensor(_spd(r, 6))
-        return {"matvec": lambda v: A @ v, "v0": torch.as_tensor(r.standard_normal(6)),
+        return {"matvec": lambda v: A @ v.to(A.dtype), "v0": torch.as_tensor(r.standard_normal(6)),
                 "k": 2, "which": "LA"}
 
     add("numerics.lanczos.lanczos",
@@ -1235,6 +1240,9 @@ KNOWN_FAILURES: dict[str, str] = {
     "numerics.spectral_signatures.spectral_signatures": "as outlier_scores; float labels "
     "are grouped by value -- " + _FINGERPRINTED.format(
         module="numerics/spectral_signatures.py", runs="E2 and e1_mnist"),
+    "numerics.image_backdoor.poison": "a seed beyond 64 bits (10**30) raises a bare "
+    "ValueError of torch.Generator.manual_seed -- " + _FINGERPRINTED.format(
+        module="numerics/image_backdoor.py", runs="E2 and E3"),
     "numerics.spectral_signatures.detection_metrics": "float masks are cast to bool by "
     "truthiness (1e154 counts as True) -- " + _FINGERPRINTED.format(
         module="numerics/spectral_signatures.py", runs="E2 and e1_mnist"),

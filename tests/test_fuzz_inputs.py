@@ -78,8 +78,20 @@ from tests._fuzz import (
 TARGETS = {t.name: t for t in _fuzz.targets()}
 
 
+class _CountReport:
+    """Registered while this module runs: the count in pytest's terminal summary."""
+
+    @staticmethod
+    def pytest_terminal_summary(terminalreporter):
+        terminalreporter.write_line(f"fuzz: {sum(_fuzz.CALLS.values())} time-limited calls of "
+                                    f"{len(_fuzz.CALLS)} fuzz targets")
+
+
 @pytest.fixture(scope="module", autouse=True)
 def _write_call_count(request):
+    plugin = _CountReport()
+    if not request.config.pluginmanager.is_registered(plugin):
+        request.config.pluginmanager.register(plugin, "fuzz-count")
     yield
     total = sum(_fuzz.CALLS.values())
     path = os.environ.get("POISONCURV_FUZZ_COUNT")
@@ -90,10 +102,6 @@ def _write_call_count(request):
         with open(path, "w") as fh:
             json.dump({"calls": total, "by_target": dict(sorted(_fuzz.CALLS.items()))},
                       fh, indent=1)
-    reporter = request.config.pluginmanager.get_plugin("terminalreporter")
-    if reporter is not None:
-        reporter.write_line(f"fuzz: {total} time-limited calls of "
-                            f"{len(_fuzz.CALLS)} targets")
 
 
 def _fail(target: str, name: str, bad: Bad, why: str) -> None:
@@ -272,3 +280,61 @@ def test_public_api_warns_on_float32_data():
 
 
 
+
+
+# ------------------------------------------------------------------ regressions
+#: the inputs the fuzzing found failing (fixed in the library), replayed on every run:
+#: (target, argument, label of the bad value in tests._fuzz.BAD_VALUES)
+REGRESSIONS = [
+    ("derivations.conventions.ridge_from_lambda", "lam_value", "inf"),
+    ("derivations.detectability_lag.lag_numbers", "R_k", "complex"),
+    ("derivations.gradient_flow_contraction.stated_bound_numeric", "E_0", "nan"),
+    ("derivations.kernels.get_spec", "name", "list"),
+    ("derivations.near_clone.classify_near_clone", "spec", "None"),
+    ("derivations.regularised_objective.kappa_sum_from_mean", "kappa_mean", "nan"),
+    ("numerics.api.lag_numbers", "k0", "1e308"),
+    ("numerics.benchmark.fit_loglog", "x", "None"),
+    ("numerics.claim_cases.STATED", "k0", "-1e308"),
+    ("numerics.claim_cases.loglog_fit", "xs", "nan entry"),
+    ("numerics.closed_forms.as_real_array", "x", "bool"),
+    ("numerics.data.one_hot", "n_classes", "2**62"),
+    ("numerics.data.one_hot", "y", "nan entry"),
+    ("numerics.kernels.TorchKernel.derivatives", "weights", "all 1e308"),
+    ("numerics.kernels.check_gram_psd", "K", "inf entry"),
+    ("numerics.kernels.check_gram_psd", "K", "float16 tensor"),
+    ("numerics.kernels.get_kernel", "name", "list"),
+    ("numerics.kernels.get_kernel", "ell", "int 10**400"),
+    ("numerics.kernels.get_kernel", "ell", "True"),
+    ("numerics.krr.factor_in_place", "A", "complex"),
+    ("numerics.krr.gram_into", "X", "nested list"),
+    ("numerics.krr.solve_spd", "A", "nan entry"),
+    ("numerics.krr.solve_with_factor", "B", "nan entry"),
+    ("numerics.krr.solve_with_factor", "L", "scaled by 1e-300"),
+    ("numerics.krr.solve_with_factor", "L", "float16 tensor"),
+    ("numerics.lanczos.lanczos(operator scale)", "scale", "1e+308"),
+    ("numerics.poisons.measured_shift", "clean", "None"),
+    ("numerics.poisons.conditional_kernel", "clean", "object"),
+    ("numerics.poisons.torch_predictor", "model", "None"),
+    ("numerics.poisons.spread_cluster", "m", "2**62"),
+    ("numerics.regularised.penalty_gram", "metric", "float32 tensor"),
+    ("numerics.regularised.solve_function_gradient", "G", "float32 tensor"),
+    ("numerics.regularised.solve_function_gradient", "K", "complex"),
+    ("numerics.tolerances.is_close", "kind", "unknown option"),
+    ("numerics.tolerances.max_rel_error", "actual", "all 1e308"),
+    ("numerics.tolerances.max_rel_error", "actual", "extra leading axis"),
+    ("numerics.validation.check_finite", "t", "nested list"),
+    ("numerics.validation.resolve_device", "device", "unknown option"),
+]
+
+
+@pytest.mark.parametrize(("target_name", "arg", "label"), REGRESSIONS,
+                         ids=[f"{t}-{a}-{lab}" for t, a, lab in REGRESSIONS])
+def test_fuzz_regressions(target_name, arg, label):
+    """The failing inputs the fuzzing found, pinned (the equivalent of ``@example``s of the
+    parametrized Hypothesis test)."""
+    target = TARGETS[target_name]
+    rng = np.random.default_rng(0)
+    valid = target.build(rng)
+    bads = {b.label: b for b in _fuzz.BAD_VALUES[target.corrupt[arg]](valid[arg], rng)}
+    assert label in bads, f"no bad value {label!r} for {arg!r}: {sorted(bads)}"
+    run_case(target, valid, {**valid, arg: bads[label].value}, arg, bads[label])
