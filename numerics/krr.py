@@ -35,9 +35,9 @@ from numerics.validation import (
     NotPSDError,
     SingularSystemError,
     as_points,
-    real_matrix,
     as_targets,
     check_positive,
+    real_matrix,
     resolve_device,
 )
 

@@ -47,7 +47,6 @@ over ``P`` points.
 from __future__ import annotations
 
 import math
-
 from dataclasses import dataclass
 
 import torch
@@ -57,8 +56,8 @@ from numerics.krr import KRR, solve_spd
 from numerics.validation import (
     SingularSystemError,
     as_points,
-    as_tensor,
     as_targets,
+    as_tensor,
     check_positive,
     resolve_device,
 )

@@ -279,7 +279,8 @@ def _scalar_bads(valid: Any, rng: np.random.Generator) -> list[Bad]:
         Bad(complex(f, 1.0), "complex"), Bad(True, "True"), Bad(False, "False"),
         Bad(str(f), "string"), Bad(None, "None"), Bad([f, f], "list of two"),
         Bad(np.array([f, f]), "array of two"), Bad(torch.tensor([f, f]), "tensor of two"),
-        Bad(np.float32(f), "np.float32"), Bad(torch.tensor(f, dtype=torch.float64), "0-d tensor", same=True),
+        Bad(np.float32(f), "np.float32"),
+        Bad(torch.tensor(f, dtype=torch.float64), "0-d tensor", same=True),
         Bad(np.float64(f), "np.float64", same=True), Bad(10**400, "int 10**400"),
         Bad(np.array([]), "empty array"), Bad(object(), "object"),
     ]
