@@ -409,8 +409,9 @@ def loglog_fit(xs, ys) -> float:
 
 def _positive_logs(values, name: str) -> np.ndarray:
     arr = _finite(values, name)
-    arr = np.atleast_1d(np.asarray(arr.numpy() if isinstance(arr, torch.Tensor) else arr,
-                                   dtype=np.float64))
+    if isinstance(arr, torch.Tensor):
+        arr = arr.detach().cpu().to(torch.float64).numpy()
+    arr = np.atleast_1d(np.asarray(arr, dtype=np.float64))
     if arr.ndim != 1 or not (arr > 0).all():
         raise ClosedFormInputError(f"{name} must be a 1-D array of positive numbers, got "
                                    f"shape {arr.shape}")

@@ -171,7 +171,11 @@ def solve_spd(A: torch.Tensor, B: torch.Tensor, *, name: str = "system",
             "increase the ridge"
         )
     _check_condition(L, name)
-    return torch.cholesky_solve(B, L)
+    out = torch.cholesky_solve(B, L)
+    if not bool(torch.isfinite(out).all()):
+        raise SingularSystemError(f"{name}: the solution overflows float64 (a system of "
+                                  "extreme magnitude); rescale it or increase the ridge")
+    return out
 
 
 @dataclass(frozen=True)

@@ -43,6 +43,7 @@ from numerics.kernels import TorchKernel, as_kernel
 from numerics.krr import KRR, solve_spd
 from numerics.validation import (
     DEFAULT_DTYPE,
+    KernelOverflowError,
     NotFittedError,
     as_points,
     as_targets,
@@ -97,6 +98,20 @@ def _zeta(zeta, device=None) -> torch.Tensor:
 MAX_POISONS = 2**31
 
 
+def _finite_points(t: torch.Tensor, what: str) -> torch.Tensor:
+    if not bool(torch.isfinite(t).all()):
+        raise ValueError(f"the {what} overflow float64 (sigma, r or zeta of extreme "
+                         "magnitude)")
+    return t
+
+
+def _finite_derivative(t: torch.Tensor, what: str) -> torch.Tensor:
+    if not bool(torch.isfinite(t).all()):
+        raise KernelOverflowError(f"the {what} is not finite at these queries (inputs of "
+                                  "extreme magnitude overflow the kernel's derivatives)")
+    return t
+
+
 def _count(m, name: str = "m (number of poisons)") -> int:
     if isinstance(m, bool) or not isinstance(m, (int, np.integer)):
         raise TypeError(f"{name} must be an integer, got {m!r}")
@@ -148,7 +163,8 @@ def spread_cluster(zeta, m: int, sigma: float, y_t, seed: int | None = None, *,
     if kind == "sphere":
         U /= np.linalg.norm(U, axis=1, keepdims=True)
     Ut = torch.as_tensor(U, dtype=z.dtype, device=z.device)
-    return z[None, :] + sigma * Ut, _labels(y_t, m, z.device)
+    return _finite_points(z[None, :] + sigma * Ut, "poisons zeta + sigma u"), \
+        _labels(y_t, m, z.device)
 
 
 def triggered_point(zeta, r: float, direction=None, seed: int | None = None) -> torch.Tensor:
@@ -170,7 +186,7 @@ def triggered_point(zeta, r: float, direction=None, seed: int | None = None) -> 
     norm = torch.linalg.vector_norm(v)
     if not float(norm) > 0:
         raise ValueError("direction must be a non-zero vector")
-    return z + r * v / norm
+    return _finite_points(z + r * v / norm, "triggered point zeta + r v / |v|")
 
 
 def with_poisons(X, y, Xp, yp) -> tuple[torch.Tensor, torch.Tensor]:
@@ -326,7 +342,7 @@ def autograd_shift_gradient(clean: KRR, poisoned: KRR, Xq) -> torch.Tensor:
     jac = torch.func.jacrev(shift)
     if Xq.shape[0] == 0:  # no queries: an empty result of the documented shape
         return Xq.new_zeros((0, *poisoned.alpha.shape[1:], Xq.shape[1]))
-    return torch.stack([jac(x) for x in Xq])
+    return _finite_derivative(torch.stack([jac(x) for x in Xq]), "autograd shift gradient")
 
 
 def autograd_gn_term(clean: KRR, poisoned: KRR, Xq) -> torch.Tensor:

@@ -146,6 +146,9 @@ def _check_system(K: torch.Tensor, G: torch.Tensor) -> None:
 
 
 def _pinv_solve(N: torch.Tensor, B: torch.Tensor) -> torch.Tensor:
+    if not bool(torch.isfinite(N).all()):
+        raise SingularSystemError("K^2 + cK + kappa G overflows float64 (c, kappa or K of "
+                                  "extreme magnitude)")
     ev, V = torch.linalg.eigh(0.5 * (N + N.T))
     cut = PINV_RTOL * float(ev.abs().max()) if ev.numel() else 0.0
     if float(ev.min()) < -1e3 * cut - 1e-300:

@@ -327,6 +327,29 @@ REGRESSIONS = [
 ]
 
 
+# found by the thorough profile
+REGRESSIONS += [
+    ("numerics.claim_cases.loglog_fit", "xs", "bfloat16 tensor"),
+    ("numerics.krr.solve_spd", "A", "scaled by 4.94066e-324"),
+    ("numerics.lanczos.lanczos", "v0", "float16 tensor"),
+    ("numerics.poisons.autograd_gn_term", "Xq", "all 1e308"),
+    ("numerics.poisons.autograd_shift_gradient", "Xq", "all 1e308"),
+    ("numerics.poisons.spread_cluster", "sigma", "1e308"),
+    ("numerics.poisons.triggered_point", "r", "1e308"),
+    ("numerics.regularised.fit_loss_gradient_penalty", "c", "1e308"),
+    ("numerics.regularised.fit_loss_gradient_penalty", "kappa", "1e308"),
+    ("numerics.poisons.top_eigenpairs", "H", "all 1e308"),
+    ("numerics.kernels.TorchKernel.derivatives", "X", "zero rows"),
+    ("numerics.regularised.penalty_jacobians", "X", "zero rows"),
+    ("numerics.poisons.clone_cluster", "y_t", "int 10**400"),
+    ("numerics.data.one_hot", "y", "None"),
+    ("numerics.krr.factor_in_place", "A", "float16 tensor"),
+    ("numerics.krr.gram_into", "X", "scalar"),
+    ("derivations.detectability_lag.lag_numbers", "k_zeta", "1e-300"),
+    ("numerics.closed_forms.as_real_array", "x", "bfloat16 tensor"),
+]
+
+
 @pytest.mark.parametrize(("target_name", "arg", "label"), REGRESSIONS,
                          ids=[f"{t}-{a}-{lab}" for t, a, lab in REGRESSIONS])
 def test_fuzz_regressions(target_name, arg, label):
