@@ -502,7 +502,12 @@ def R_k_tilde(q: CleanQuantities) -> float:
     q = _check_q(q)
     g2 = float(q.grad_kt @ q.grad_kt)
     if q.kt0 == 0.0:
-        return math.inf if g2 > 0 else math.nan
+        return math.inf if bool(np.any(q.grad_kt != 0)) else math.nan
+    if q.kt0**2 == 0.0 or g2 == 0.0:  # a square underflows: |grad k~| / |k~|, squared
+        s = float(np.abs(q.grad_kt).max())
+        gnorm = s * float(np.linalg.norm(q.grad_kt / s)) if s > 0 else 0.0
+        ratio = gnorm / abs(q.kt0)
+        return ratio * ratio  # inf past float64 (a float product does not raise)
     return g2 / q.kt0**2
 
 

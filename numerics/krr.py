@@ -154,6 +154,9 @@ def solve_spd(A: torch.Tensor, B: torch.Tensor, *, name: str = "system",
     """
     real_matrix(A, name)
     real_matrix(B, f"right-hand side of {name}")
+    if A.dtype not in (torch.float32, torch.float64) or B.dtype != A.dtype:
+        raise TypeError(f"{name}: A and B must share a float32/float64 dtype, got {A.dtype} "
+                        f"and {B.dtype}")
     if A.ndim != 2 or A.shape[0] != A.shape[1] or B.ndim not in (1, 2) \
             or B.shape[0] != A.shape[0]:
         raise ValueError(f"{name}: A must be (n, n) and B (n,) or (n, k); got "
@@ -387,6 +390,9 @@ class KRR:
             f, g, h, yq = f[:, None], g[:, None], h[:, None], yq[:, None]
         gn = torch.einsum("qod,qoe->qde", g, g)
         res = torch.einsum("qo,qode->qde", f - yq, h)
+        if not (bool(torch.isfinite(gn).all()) and bool(torch.isfinite(res).all())):
+            raise ValueError("the loss Hessian overflows float64 (query targets or "
+                             "predictions of extreme magnitude)")
         return LossHessian(gauss_newton=gn, residual=res)
 
     def _q(self, Xq) -> torch.Tensor:

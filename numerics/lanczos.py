@@ -132,7 +132,11 @@ def lanczos(matvec: Callable[[torch.Tensor], torch.Tensor], v0: torch.Tensor, k:
     def apply(block: torch.Tensor) -> torch.Tensor:
         cols = []
         for j in range(block.shape[1]):
-            w = matvec(block[:, j])
+            try:
+                w = matvec(block[:, j])
+            except (RuntimeError, ValueError, TypeError, IndexError) as err:
+                raise LanczosInputError(f"matvec failed on a vector of shape ({d},) -- is v0 "
+                                        f"of the operator's dimension? ({err})") from err
             if not isinstance(w, torch.Tensor) or w.shape != (d,):
                 got = tuple(w.shape) if isinstance(w, torch.Tensor) else type(w).__name__
                 raise LanczosInputError(f"matvec must return a tensor of shape ({d},), got {got}")

@@ -118,6 +118,14 @@ def penalty_gram(kernel: TorchKernel | str, Z, X, metric=None) -> torch.Tensor:
     ``sum_p grad f(z_p)^T A grad f(z_p)``, i.e. ``G = sum_p J_p^T A J_p``.
     """
     J = penalty_jacobians(kernel, Z, X)
+    G = _penalty_gram(J, metric)
+    if not bool(torch.isfinite(G).all()):
+        raise ValueError("the penalty Gram matrix G overflows float64 (metric or inputs of "
+                         "extreme magnitude)")
+    return G
+
+
+def _penalty_gram(J: torch.Tensor, metric) -> torch.Tensor:
     if metric is None:
         G = torch.einsum("pid,pjd->ij", J, J)
     else:
@@ -335,7 +343,11 @@ def fit_loss_gradient_penalty(kernel: TorchKernel | str, X, y, c: float, kappa: 
             raise ConvergenceError(
                 f"loss-gradient-penalised fit: the objective's gradient or Hessian overflows "
                 f"float64 (c = {c:g}, kappa = {kappa:g}: inputs of extreme magnitude)")
-        ev, V = torch.linalg.eigh(0.5 * (H + H.T))
+        try:
+            ev, V = torch.linalg.eigh(0.5 * (H + H.T))
+        except torch.linalg.LinAlgError as err:
+            raise ConvergenceError(f"loss-gradient-penalised fit: the Newton Hessian cannot be "
+                                   f"diagonalised ({err}); c = {c:g}, kappa = {kappa:g}") from None
         # Newton direction on |H| (a descent direction also where H is indefinite)
         evp = torch.clamp(ev.abs(), min=1e-14 * float(ev.abs().max()))
         step = -(V @ ((V.T @ g) / evp))

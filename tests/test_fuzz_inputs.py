@@ -350,6 +350,10 @@ REGRESSIONS += [
     ("numerics.krr.gram_into", "X", "scalar"),
     ("derivations.detectability_lag.lag_numbers", "k_zeta", "1e-300"),
     ("numerics.closed_forms.as_real_array", "x", "bfloat16 tensor"),
+    ("numerics.krr.solve_spd", "A", "float32 tensor"),
+    ("numerics.lanczos.lanczos", "v0", "one extra column"),
+    ("numerics.krr.KRR.loss_hessian", "yq", "all 1e308"),
+    ("numerics.regularised.penalty_gram", "metric", "all 1e308"),
 ]
 
 
@@ -364,3 +368,18 @@ def test_fuzz_regressions(target_name, arg, label):
     bads = {b.label: b for b in _fuzz.BAD_VALUES[target.corrupt[arg]](valid[arg], rng)}
     assert label in bads, f"no bad value {label!r} for {arg!r}: {sorted(bads)}"
     run_case(target, valid, {**valid, arg: bads[label].value}, arg, bads[label])
+
+
+def test_r_k_tilde_when_the_square_of_k_tilde_underflows():
+    """Found by the thorough profile (Laplace, ell = 1e-3): k~ = 1e-200 != 0 but k~^2
+    underflows to 0; R_k~ = |grad k~|^2 / k~^2 raised a bare ZeroDivisionError."""
+    import dataclasses
+
+    from numerics.closed_forms import R_k_tilde, clean_quantities
+    rng = np.random.default_rng(0)
+    q = clean_quantities("gaussian", rng.standard_normal((5, 2)), rng.standard_normal(5),
+                         np.zeros(2), np.ones(2), 0.5)
+    tiny = dataclasses.replace(q, kt0=1e-200, grad_kt=np.array([3e-190, 4e-190]))
+    assert R_k_tilde(tiny) == pytest.approx(((5e-190) / 1e-200) ** 2, rel=1e-12)
+    huge = dataclasses.replace(q, kt0=1e-200, grad_kt=np.array([1e-10, 0.0]))
+    assert R_k_tilde(huge) == float("inf")  # beyond float64: documented inf
