@@ -103,8 +103,8 @@ def lanczos(matvec: Callable[[torch.Tensor], torch.Tensor], v0: torch.Tensor, k:
     if not isinstance(v0, torch.Tensor) or v0.ndim not in (1, 2) or v0.shape[0] == 0:
         raise LanczosInputError("v0 must be a torch tensor of shape (d,) or (d, b) with d >= 1")
     if v0.dtype not in (torch.float32, torch.float64):
-        raise LanczosInputError(f"v0 must be a float32 or float64 tensor (half precision "
-                                f"cannot resolve the Ritz values), got {v0.dtype}")
+        raise LanczosInputError(f"v0 must be a float32 or float64 floating-point tensor (half "
+                                f"precision cannot resolve the Ritz values), got {v0.dtype}")
     if not bool(torch.isfinite(v0).all()):
         raise LanczosInputError("v0 has non-finite entries")
     d = v0.shape[0]
