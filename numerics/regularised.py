@@ -157,7 +157,11 @@ def _pinv_solve(N: torch.Tensor, B: torch.Tensor) -> torch.Tensor:
     if not bool(torch.isfinite(N).all()):
         raise SingularSystemError("K^2 + cK + kappa G overflows float64 (c, kappa or K of "
                                   "extreme magnitude)")
-    ev, V = torch.linalg.eigh(0.5 * (N + N.T))
+    try:
+        ev, V = torch.linalg.eigh(0.5 * (N + N.T))
+    except torch.linalg.LinAlgError as err:  # e.g. entries near the float64 limit
+        raise SingularSystemError(f"K^2 + cK + kappa G cannot be diagonalised ({err}); c, "
+                                  "kappa or K of extreme magnitude?") from None
     cut = PINV_RTOL * float(ev.abs().max()) if ev.numel() else 0.0
     if float(ev.min()) < -1e3 * cut - 1e-300:
         raise SingularSystemError(
