@@ -43,7 +43,7 @@ Float32 policy (issue 15, item 3)
 Volume
     One Hypothesis test per target, ``max_examples`` from the loaded profile (ci 20, dev 30,
     thorough 400); each example makes a valid call and a corrupted one (measured: ~3,800
-    calls under ci in ~25 s on one core; ~61,000 under thorough in ~9 min on 2 cores).
+    calls under ci in 10-25 s on one core; ~66,000 under thorough in 5-9 min on 2 cores).
     :data:`REGRESSIONS` replays every failing input the fuzzing found (fixed in the
     library).  Known failures not fixed yet (modules fingerprinted by stored experiment
     results) are ``xfail`` with the reason: :data:`tests._fuzz.KNOWN_FAILURES`.  The calls made are
