@@ -15,6 +15,9 @@ Poisons
 
 from __future__ import annotations
 
+import math
+import numbers
+
 import sympy as sp
 
 __all__ = ["c", "n", "lam", "m", "y_t", "k_zeta", "kappa", "ridge_from_lambda", "CONVENTIONS"]
@@ -28,13 +31,60 @@ k_zeta = sp.Symbol("k_zeta", positive=True)  #: k(zeta, zeta)
 kappa = sp.Symbol("kappa", nonnegative=True)  #: input-gradient penalty strength
 
 
+def _real_number(value: object, name: str) -> float:
+    """``value`` as a finite float: a real number (``bool``, complex, strings, arrays and
+    ``None`` raise :class:`TypeError`; NaN, infinities and ints beyond float64 raise
+    :class:`ValueError`), naming ``name``."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a real number, got {value!r}")
+    try:
+        v = float(value)
+    except OverflowError:
+        raise ValueError(f"{name} = {value!r} is beyond the float64 range") from None
+    if not math.isfinite(v):
+        raise ValueError(f"{name} must be finite, got {value!r}")
+    return v
+
+
+def _real_array(value: object, name: str):
+    """``value`` as a finite float64 NumPy array (booleans, complex, strings, objects and
+    ``None`` raise :class:`TypeError`; NaN/inf entries :class:`ValueError`)."""
+    import numpy as np
+
+    try:
+        arr = np.asarray(value)
+    except (TypeError, ValueError) as err:  # ragged nested lists
+        raise TypeError(f"{name} must be an array of real numbers: {err}") from None
+    if arr.dtype.kind not in "iuf":
+        raise TypeError(f"{name} must hold real numbers, got dtype {arr.dtype}")
+    arr = arr.astype(np.float64)
+    if not np.isfinite(arr).all():
+        raise ValueError(f"{name} contains NaN or infinite values")
+    return arr
+
+
+def _count(value: object, name: str) -> int:
+    """``value`` as a positive int (``bool`` and non-integers raise :class:`TypeError`)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be a positive integer, got {value!r}")
+    if not value > 0:
+        raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    return int(value)
+
+
 def ridge_from_lambda(lam_value: float, n_points: int) -> float:
     """The paper's convention ``c = n * lambda`` (``n`` counts the poisons too)."""
-    if not lam_value > 0:  # also refuses NaN
-        raise ValueError(f"lambda must be positive, got {lam_value!r}")
-    if not n_points > 0:
-        raise ValueError(f"n must be a positive number of points, got {n_points!r}")
-    return float(n_points) * float(lam_value)
+    try:
+        lam = _real_number(lam_value, "lambda")
+    except ValueError:
+        lam = math.nan
+    if not lam > 0:
+        raise ValueError(f"lambda must be positive and finite, got {lam_value!r}")
+    n = _count(n_points, "n (number of points)")
+    c = float(n) * lam
+    if not math.isfinite(c):
+        raise ValueError(f"c = n lambda = {n} * {lam:g} overflows float64")
+    return c
 
 
 #: Human-readable statement used by the book.

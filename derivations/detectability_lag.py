@@ -38,7 +38,7 @@ from functools import lru_cache
 import sympy as sp
 
 from derivations.claims import claim_by_slug
-from derivations.conventions import c, k_zeta, m, y_t
+from derivations.conventions import _real_number, c, k_zeta, m, y_t
 from derivations.prediction_shift import dominance_shift, exact_shift, f_Cz, k0, kt0, ktz
 
 CLAIM = claim_by_slug("detectability_lag")
@@ -164,6 +164,28 @@ def _crossing_value(K: float, kz: float, cc: float, thr: float) -> float:
 def lag_numbers(k0_value: float, k_zeta_value: float, y_t_value: float, R_value: float,
                 c_value: float, tau_value: float, delta_value: float) -> LagNumbers:
     """Evaluate the closed forms (validated inputs; clear errors on bad ones)."""
+    k0_value, k_zeta_value, y_t_value, R_value, c_value, tau_value, delta_value = (
+        _real_number(v, name) for v, name in (
+            (k0_value, "k(x0, zeta)"), (k_zeta_value, "k_zeta"), (y_t_value, "y_t"),
+            (R_value, "R_k"), (c_value, "ridge c"), (tau_value, "tau"),
+            (delta_value, "delta")))
+    overflow = ValueError("the lag numbers overflow float64 at these inputs (extreme "
+                          "magnitudes)")
+    try:
+        out = _lag_numbers(k0_value, k_zeta_value, y_t_value, R_value, c_value, tau_value,
+                           delta_value)
+    except (OverflowError, ZeroDivisionError):  # e.g. k_zeta ~ 1e-300 squared
+        raise overflow from None
+    # m_succ, m_det (and the lag) are inf when never reached; anything else non-finite is
+    # an overflow of the evaluation, not a value
+    if any(isinstance(v, float) and math.isnan(v) for v in out.values()) or not (
+            math.isfinite(out["max_shift"]) and math.isfinite(out["max_spike"])):
+        raise overflow
+    return out
+
+
+def _lag_numbers(k0_value: float, k_zeta_value: float, y_t_value: float, R_value: float,
+                 c_value: float, tau_value: float, delta_value: float) -> LagNumbers:
     for name, v, positive in (("k_zeta", k_zeta_value, True), ("R_k", R_value, False),
                               ("ridge c", c_value, True), ("tau", tau_value, True),
                               ("delta", delta_value, True)):

@@ -40,7 +40,7 @@ from functools import cache
 import sympy as sp
 
 from derivations.claims import claim_by_slug
-from derivations.conventions import kappa
+from derivations.conventions import _real_array, _real_number, kappa
 
 CLAIM = claim_by_slug("gradient_flow_contraction")
 
@@ -83,8 +83,18 @@ def stated_bound_numeric(E_0, kap, alpha, times):
     """:func:`stated_bound` evaluated with NumPy (broadcasting over its arguments)."""
     import numpy as np
 
-    return _bound_fn()(np.asarray(E_0, dtype=float), float(kap), np.asarray(alpha, dtype=float),
-                       np.asarray(times, dtype=float))
+    args = (_real_array(E_0, "E_0"), _real_number(kap, "kappa"), _real_array(alpha, "alpha"),
+            _real_array(times, "times"))
+    try:
+        np.broadcast_shapes(args[0].shape, args[2].shape, args[3].shape)
+    except ValueError:
+        raise ValueError(f"E_0, alpha and times do not broadcast: shapes {args[0].shape}, "
+                         f"{args[2].shape}, {args[3].shape}") from None
+    with np.errstate(all="ignore"):
+        out = _bound_fn()(*args)
+    if not np.isfinite(out).all():
+        raise ValueError("the stated bound overflows float64 at these inputs")
+    return out
 
 
 @cache

@@ -148,14 +148,20 @@ class Param:
         raise ``ValueError`` (``TypeError`` for a non-number) naming the parameter."""
         import math
 
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
+        if isinstance(value, bool) or type(value).__name__ in ("bool_", "bool"):
+            raise TypeError(f"parameter {self.name!r} must be a real number, got {value!r}")
+        if not isinstance(value, (int, float)):
             try:
                 value = float(value)  # numpy / torch scalars
-            except (TypeError, ValueError):
+            except (TypeError, ValueError, RuntimeError):
                 raise TypeError(
                     f"parameter {self.name!r} must be a real number, got {value!r}"
                 ) from None
-        if not math.isfinite(value):
+        try:
+            finite = math.isfinite(value)
+        except OverflowError:  # an int beyond float64
+            finite = False
+        if not finite:
             raise ValueError(f"parameter {self.name!r} must be finite, got {value!r}")
         s = self.symbol
         if s.is_integer and float(value) != int(value):
@@ -765,6 +771,8 @@ def get_spec(name: str) -> KernelSpec:
     """The registered kernel ``name``; a network kernel of any depth by its name
     (``ntk_relu_d3``, ``nngp_erf_d2``, ...; :func:`network_spec`) also when it is not
     registered (registering it adds it to every check: ``register_kernel(get_spec(...))``)."""
+    if not isinstance(name, str):
+        raise TypeError(f"a kernel name must be a str, got {name!r}")
     try:
         return REGISTRY[name]
     except KeyError:

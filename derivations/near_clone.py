@@ -303,6 +303,8 @@ def _classify(spec: KernelSpec) -> NearCloneClass:
 def classify_near_clone(spec: KernelSpec | str) -> NearCloneClass:
     """Classify a registered kernel (a spec or its name): does ``R_k -> 0`` as
     ``x0 -> zeta``, at which order in ``r``, and why (see the module docstring)."""
+    if not isinstance(spec, (str, KernelSpec)):
+        raise TypeError(f"spec must be a KernelSpec or a registered kernel name, got {spec!r}")
     return _classify(get_spec(spec) if isinstance(spec, str) else spec)
 
 

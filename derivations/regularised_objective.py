@@ -30,12 +30,13 @@ sum |grad L|^2`` times ``n`` is the summed form used everywhere here with ``c = 
 
 from __future__ import annotations
 
+import math
 from functools import cache
 
 import sympy as sp
 
 from derivations.claims import claim_by_slug
-from derivations.conventions import c, kappa, ridge_from_lambda
+from derivations.conventions import _count, _real_number, c, kappa, ridge_from_lambda
 
 CLAIM = claim_by_slug("regularised_objective")
 
@@ -57,11 +58,15 @@ def kappa_sum_from_mean(kappa_mean: float, n_points: int, n_penalty: int) -> flo
     """The paper normalises the data term and the penalty by ``1/n``; the summed objective
     used here has data weight 1, ridge ``c = n lambda`` and penalty weight
     ``kappa n / P`` for a penalty averaged over ``P`` points (``= kappa`` when ``P = n``)."""
-    if kappa_mean < 0:
+    kap = _real_number(kappa_mean, "kappa")
+    if kap < 0:
         raise ValueError(f"kappa must be non-negative, got {kappa_mean!r}")
-    if n_points <= 0 or n_penalty <= 0:
-        raise ValueError("n and the number of penalty points must be positive")
-    return float(kappa_mean) * n_points / n_penalty
+    n = _count(n_points, "n (number of points)")
+    p = _count(n_penalty, "the number of penalty points")
+    out = kap * n / p
+    if not math.isfinite(out):
+        raise ValueError(f"kappa n / P = {kap:g} * {n} / {p} overflows float64")
+    return out
 
 
 @cache

@@ -25,6 +25,9 @@ the CPU.  Every function validates its inputs and raises
 :class:`~numerics.closed_forms.UnknownKernelNameError` with a message naming the argument;
 numerical failures of the fit raise the errors of :mod:`numerics.validation`
 (``SingularSystemError``, ``NotPSDError``, ``NonDifferentiableError``, all ``ValueError`` s).
+float32 (or narrower) input is upcast to float64 with a
+:class:`~numerics.validation.Float32InputWarning` (it carries only ~7 significant digits;
+every claim is checked in float64).
 """
 
 from __future__ import annotations
@@ -48,7 +51,7 @@ from numerics.closed_forms import (
 )
 from numerics.kernels import TorchKernel
 from numerics.regularised import RegularisedKRR, fit_loss_gradient_penalty
-from numerics.validation import DEFAULT_DTYPE
+from numerics.validation import DEFAULT_DTYPE, Float32InputWarning
 
 __all__ = [
     "ShiftSpikeResult",
@@ -64,6 +67,7 @@ __all__ = [
     "InputTypeError",
     "UnknownKernelNameError",
     "NonFiniteResultError",
+    "Float32InputWarning",
 ]
 
 

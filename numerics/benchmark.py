@@ -207,9 +207,19 @@ def fit_bytes(n: int, d: int) -> int:
     return 8 * (4 * n * n + n * d)
 
 
+def _real(v: Any) -> float:
+    if isinstance(v, (bool, str, bytes, complex)):
+        raise TypeError(f"not a real number: {v!r}")
+    return float(v)
+
+
 def fit_loglog(x, y) -> dict[str, float]:
     """Least-squares fit ``log y = p log x + c``: ``{"exponent": p, "log_const": c, "r2": R^2}``."""
-    xs, ys = [float(v) for v in x], [float(v) for v in y]
+    try:
+        xs, ys = [_real(v) for v in x], [_real(v) for v in y]
+    except (TypeError, ValueError, OverflowError) as err:
+        raise BenchmarkInputError(f"fit_loglog needs sequences of real numbers: {err}") \
+            from None
     if len(xs) != len(ys) or len(xs) < 2:
         raise BenchmarkInputError("fit_loglog needs x and y of equal length >= 2")
     if any(not (v > 0 and math.isfinite(v)) for v in xs + ys):

@@ -177,6 +177,11 @@ def _finite(value, name: str):
     if isinstance(value, bool):
         raise ClosedFormInputError(f"{name} must be a real number, got {value!r}")
     if isinstance(value, Real):
+        try:
+            float(value)
+        except OverflowError:
+            raise ClosedFormInputError(f"{name} = {value!r} is beyond the float64 range") \
+                from None
         if not np.isfinite(float(value)):
             raise ClosedFormInputError(f"{name} must be finite, got {value!r}")
         return float(value)
@@ -214,8 +219,9 @@ def EXACT(kt0, ktz, fCz, y_t, m, c):
     inputs: ``c > 0``, ``m`` a non-negative integer, everything finite, else
     :class:`ClosedFormInputError`.  ``fCz`` and ``y_t`` may be vectors (one output each)."""
     mm, cc = _closed_form_m(m), _closed_form_c(c)
-    return _EXACT_RAW(_finite(kt0, "k~(x0, zeta)"), _finite(ktz, "k~(zeta, zeta)"),
-                      _finite(fCz, "f_C(zeta)"), _finite(y_t, "attacker label y_t"), mm, cc)
+    return _finite_result(_EXACT_RAW(
+        _finite(kt0, "k~(x0, zeta)"), _finite(ktz, "k~(zeta, zeta)"),
+        _finite(fCz, "f_C(zeta)"), _finite(y_t, "attacker label y_t"), mm, cc), "EXACT")
 
 
 def STATED(k0, kz, y_t, m, c):
@@ -223,8 +229,20 @@ def STATED(k0, kz, y_t, m, c):
     (:func:`derivations.prediction_shift.dominance_shift`, lambdified), inputs checked as
     in :func:`EXACT`."""
     mm, cc = _closed_form_m(m), _closed_form_c(c)
-    return _STATED_RAW(_finite(k0, "k(x0, zeta)"), _finite(kz, "k(zeta, zeta)"),
-                       _finite(y_t, "attacker label y_t"), mm, cc)
+    return _finite_result(_STATED_RAW(_finite(k0, "k(x0, zeta)"), _finite(kz, "k(zeta, zeta)"),
+                                      _finite(y_t, "attacker label y_t"), mm, cc), "STATED")
+
+
+def _finite_result(value, name: str):
+    """``value`` if every entry is finite, else :class:`ClosedFormInputError` (the closed
+    form overflows float64 at inputs of extreme magnitude)."""
+    arr = value.detach().cpu().numpy() if isinstance(value, torch.Tensor) else np.asarray(value)
+    with np.errstate(all="ignore"):
+        ok = bool(np.isfinite(arr.astype(np.float64)).all())
+    if not ok:
+        raise ClosedFormInputError(f"{name}: the closed form is not finite at these inputs "
+                                   "(extreme magnitudes overflow float64)")
+    return value
 
 
 def _case_conditionals(case: PoisonCase, clean: KRR) -> CleanConditionals:
@@ -380,8 +398,24 @@ def spread_errors(name: str, seed: int = 0, sigmas=SIGMAS, m_poison: int = 20) -
 
 
 def loglog_fit(xs, ys) -> float:
-    """Least-squares slope of log ys against log xs."""
-    return float(np.polyfit(np.log(xs), np.log(ys), 1)[0])
+    """Least-squares slope of log ys against log xs (positive, finite values; at least two
+    distinct xs; else :class:`ClosedFormInputError`)."""
+    lx, ly = (_positive_logs(v, name) for v, name in ((xs, "xs"), (ys, "ys")))
+    if lx.shape != ly.shape or lx.size < 2 or np.unique(lx).size < 2:
+        raise ClosedFormInputError(f"loglog_fit needs xs and ys of equal length with at least "
+                                   f"two distinct xs; got shapes {lx.shape} and {ly.shape}")
+    return float(np.polyfit(lx, ly, 1)[0])
+
+
+def _positive_logs(values, name: str) -> np.ndarray:
+    arr = _finite(values, name)
+    if isinstance(arr, torch.Tensor):
+        arr = arr.detach().cpu().to(torch.float64).numpy()
+    arr = np.atleast_1d(np.asarray(arr, dtype=np.float64))
+    if arr.ndim != 1 or not (arr > 0).all():
+        raise ClosedFormInputError(f"{name} must be a 1-D array of positive numbers, got "
+                                   f"shape {arr.shape}")
+    return np.log(arr)
 
 
 @cache

@@ -62,7 +62,7 @@ from derivations.kernels import KernelSpec, UnknownKernelError, a, b, get_spec, 
 from numerics.kernels import TorchKernel, lambdify_torch
 from numerics.krr import KRR
 from numerics.poisons import clean_conditionals
-from numerics.validation import DEFAULT_DTYPE
+from numerics.validation import DEFAULT_DTYPE, warn_narrow_input
 
 __all__ = [
     "InputValueError",
@@ -113,14 +113,19 @@ class NonFiniteResultError(ValueError):
 def as_real_array(x: Any, name: str) -> np.ndarray:
     """``x`` (number, list, NumPy array or torch tensor) as a finite float64 NumPy array.
 
-    Raises :class:`InputTypeError` for complex, boolean-free non-numeric input (strings,
-    objects, ``None``) and :class:`InputValueError` for NaN or infinite entries.
+    Raises :class:`InputTypeError` for complex, boolean and non-numeric input (strings,
+    objects, ``None``) and :class:`InputValueError` for NaN or infinite entries; float32
+    (or narrower) input is upcast with a
+    :class:`~numerics.validation.Float32InputWarning`.
     """
     if x is None:
         raise InputTypeError(f"{name} is required, got None")
     if isinstance(x, torch.Tensor):
         if x.is_complex():
             raise InputTypeError(f"{name} must be real, got a complex tensor")
+        if x.dtype in (torch.float16, torch.bfloat16):  # no NumPy bfloat16: upcast here
+            warn_narrow_input(x.dtype, name)
+            x = x.to(torch.float64)
         arr = x.detach().cpu().numpy()
     else:
         try:
@@ -129,8 +134,11 @@ def as_real_array(x: Any, name: str) -> np.ndarray:
             raise InputValueError(f"{name} is not a rectangular array: {err}") from None
     if np.iscomplexobj(arr):
         raise InputTypeError(f"{name} must be real, got complex values")
-    if arr.dtype.kind not in "biuf":
+    if arr.dtype.kind == "b":
+        raise InputTypeError(f"{name} is boolean ({arr.dtype}); pass real numbers")
+    if arr.dtype.kind not in "iuf":
         raise InputTypeError(f"{name} must be numeric, got an array of dtype {arr.dtype}")
+    warn_narrow_input(arr.dtype, name)
     arr = arr.astype(np.float64)
     if not np.isfinite(arr).all():
         bad = int((~np.isfinite(arr)).sum())
@@ -494,7 +502,12 @@ def R_k_tilde(q: CleanQuantities) -> float:
     q = _check_q(q)
     g2 = float(q.grad_kt @ q.grad_kt)
     if q.kt0 == 0.0:
-        return math.inf if g2 > 0 else math.nan
+        return math.inf if bool(np.any(q.grad_kt != 0)) else math.nan
+    if q.kt0**2 == 0.0 or g2 == 0.0:  # a square underflows: |grad k~| / |k~|, squared
+        s = float(np.abs(q.grad_kt).max())
+        gnorm = s * float(np.linalg.norm(q.grad_kt / s)) if s > 0 else 0.0
+        ratio = gnorm / abs(q.kt0)
+        return ratio * ratio  # inf past float64 (a float product does not raise)
     return g2 / q.kt0**2
 
 

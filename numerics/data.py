@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from numerics.validation import DEFAULT_DTYPE, resolve_device
+from numerics.validation import DEFAULT_DTYPE, resolve_device, warn_narrow_dtype
 
 __all__ = [
     "Dataset",
@@ -144,26 +144,56 @@ class Dataset:
         return int(self.y.max()) + 1
 
 
+def _check_dtype(dtype: object, where: str) -> None:
+    """A floating torch ``dtype`` (a narrow one warns: see :mod:`numerics.validation`)."""
+    if not isinstance(dtype, torch.dtype) or not dtype.is_floating_point:
+        raise TypeError(f"{where}: dtype must be a torch floating dtype, got {dtype!r}")
+    warn_narrow_dtype(dtype, f"{where}(dtype=...)")
+
+
 def load_digits_dataset(*, device: str | torch.device | None = None,
                         dtype: torch.dtype = DEFAULT_DTYPE) -> Dataset:
-    """scikit-learn's 1,797 real 8x8 handwritten digits, pixels scaled to [0, 1]."""
+    """scikit-learn's 1,797 real 8x8 handwritten digits, pixels scaled to [0, 1].
+
+    ``dtype`` below float64 is honoured with a
+    :class:`~numerics.validation.Float32InputWarning` (the claims are checked in float64)."""
     from sklearn.datasets import load_digits
 
+    _check_dtype(dtype, "load_digits_dataset")
     raw = load_digits()
     X = torch.as_tensor(raw.data / 16.0, dtype=dtype, device=resolve_device(device))
     y = torch.as_tensor(raw.target, dtype=torch.long, device=X.device)
     return Dataset(X, y, (1, 8, 8), "digits")
 
 
+#: largest one-hot matrix :func:`one_hot` makes (entries; 2**31 float64 = 16 GiB)
+MAX_ONE_HOT_ENTRIES = 2**31
+
+
 def one_hot(y: torch.Tensor, n_classes: int | None = None, *, dtype: torch.dtype = DEFAULT_DTYPE
             ) -> torch.Tensor:
-    """One-hot targets ``(n, classes)`` from integer labels."""
-    y = torch.as_tensor(y)
+    """One-hot targets ``(n, classes)`` from integer labels.
+
+    ``dtype`` below float64 is honoured with a
+    :class:`~numerics.validation.Float32InputWarning` (the claims are checked in float64)."""
+    _check_dtype(dtype, "one_hot")
+    try:
+        y = torch.as_tensor(y)
+    except (RuntimeError, TypeError, ValueError, OverflowError) as err:
+        raise TypeError(f"labels must be an array of integers: {err}") from None
+    if y.dtype.is_floating_point or y.dtype.is_complex or y.dtype == torch.bool:
+        raise TypeError(f"labels must be integers, got {y.dtype}")
     if y.ndim != 1:
         raise ValueError(f"labels must be 1-D, got shape {tuple(y.shape)}")
     if y.numel() and int(y.min()) < 0:
         raise ValueError("labels must be non-negative integers")
+    if n_classes is not None and (isinstance(n_classes, bool) or not isinstance(
+            n_classes, (int, np.integer))):
+        raise TypeError(f"n_classes must be an int, got {n_classes!r}")
     k = int(y.max()) + 1 if n_classes is None else int(n_classes)
+    if k < 1 or y.shape[0] * k > MAX_ONE_HOT_ENTRIES:
+        raise ValueError(f"n_classes = {k} for {y.shape[0]} labels: need 1 <= n_classes and "
+                         f"n * n_classes <= {MAX_ONE_HOT_ENTRIES:.2e} entries")
     if y.numel() and int(y.max()) >= k:
         raise ValueError(f"label {int(y.max())} out of range for {k} classes")
     return torch.nn.functional.one_hot(y.long(), k).to(dtype)

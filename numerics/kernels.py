@@ -46,6 +46,7 @@ from numerics.validation import (
     NotPSDError,
     as_points,
     as_tensor,
+    real_matrix,
 )
 
 __all__ = [
@@ -392,11 +393,21 @@ class TorchKernel:
         # outputs in blocks so that the folded right-hand sides (m, o d^2) stay bounded
         per_output = m * d * (d if order >= 2 else 1)
         oblock = max(1, CHUNK_ELEMENTS // max(1, per_output))
-        parts = [
-            self._derivatives_outputs(Xq, Yc, mu, W[:, s : s + oblock], order)
-            for s in range(0, W.shape[1], oblock)
-        ]
-        value, grad, hess = (_cat([p[i] for p in parts], 1) for i in range(3))
+        q, o = Xq.shape[0], W.shape[1]
+        if q == 0 or o == 0:  # no queries or no outputs: empty sums of the right shapes
+            value, grad = Y.new_zeros(q, o), Y.new_zeros(q, o, d)
+            hess = Y.new_zeros(q, o, d, d) if order == 2 else None
+        else:
+            parts = [
+                self._derivatives_outputs(Xq, Yc, mu, W[:, s : s + oblock], order)
+                for s in range(0, o, oblock)
+            ]
+            value, grad, hess = (_cat([p[i] for p in parts], 1) for i in range(3))
+        for t, what in ((value, "values"), (grad, "gradients"), (hess, "Hessians")):
+            if t is not None and not bool(torch.isfinite(t).all()):
+                raise KernelOverflowError(
+                    f"kernel {self.name!r}: the weighted sums of kernel {what} overflow "
+                    "float64 (weights or inputs of extreme magnitude)")
         if squeeze:
             value, grad = value[:, 0], grad[:, 0]
             hess = hess[:, 0] if hess is not None else None
@@ -878,6 +889,9 @@ def as_kernel(kernel: TorchKernel | str, **params: float | int) -> TorchKernel:
 def check_gram_psd(K: torch.Tensor, *, name: str = "kernel", rtol: float = 1e-9) -> float:
     """Raise :class:`NotPSDError` if the symmetric matrix ``K`` has an eigenvalue below
     ``-rtol * max(1, |lambda|_max)``; return the smallest eigenvalue."""
+    real_matrix(K, f"{name}: Gram matrix")
+    if K.dtype in (torch.float16, torch.bfloat16):  # no eigvalsh in half precision
+        K = K.to(torch.float64)
     if K.ndim != 2 or K.shape[0] != K.shape[1]:
         raise ValueError(f"{name}: Gram matrix must be square, got {tuple(K.shape)}")
     asym = float((K - K.T).abs().max()) if K.numel() else 0.0

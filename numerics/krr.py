@@ -50,11 +50,13 @@ import torch
 
 from numerics.kernels import CHUNK_ELEMENTS, TorchKernel, as_kernel, check_gram_psd
 from numerics.validation import (
+    NotFittedError,
     NotPSDError,
     SingularSystemError,
     as_points,
     as_targets,
     check_positive,
+    real_matrix,
     resolve_device,
 )
 
@@ -89,6 +91,10 @@ def gram_into(kernel: TorchKernel, X: torch.Tensor, out: torch.Tensor, *,
     """Write the Gram matrix ``k(X, X)`` into the preallocated ``out`` (``(n, n)``) in blocks
     of rows of at most ``block_elements`` entries; returns ``out``.  Only one block of
     kernel intermediates is alive at a time."""
+    real_matrix(X, "gram_into: X", finite=False)  # kernel.gram validates the values
+    real_matrix(out, "gram_into: out", finite=False)  # a fresh buffer: any values
+    if X.ndim != 2:
+        raise ValueError(f"gram_into: X must be (n, d), got shape {tuple(X.shape)}")
     n = X.shape[0]
     if out.shape != (n, n):
         raise ValueError(f"gram_into: output buffer has shape {tuple(out.shape)}, expected "
@@ -107,6 +113,9 @@ def factor_in_place(A: torch.Tensor, *, name: str = "system") -> torch.Tensor:
     Raises :class:`SingularSystemError` naming the leading minor where the factorisation
     broke down, or when the factor's estimated condition number exceeds
     :data:`MAX_CONDITION`."""
+    real_matrix(A, f"factor_in_place: {name}", finite=False)  # NaN/inf: checked on L below
+    if A.dtype not in (torch.float32, torch.float64):
+        raise TypeError(f"factor_in_place: {name} must be float32 or float64, got {A.dtype}")
     if A.ndim != 2 or A.shape[0] != A.shape[1] or not A.is_contiguous():
         raise ValueError(f"factor_in_place: {name} must be a contiguous square matrix, got "
                          f"shape {tuple(A.shape)}")
@@ -118,6 +127,10 @@ def factor_in_place(A: torch.Tensor, *, name: str = "system") -> torch.Tensor:
             f"{name} is not positive definite to working precision: the Cholesky "
             f"factorisation broke down at leading minor {int(info)} of {A.shape[0]}; "
             "increase the ridge")
+    # a NaN/inf entry of the factored triangle reaches the diagonal of its row (no second
+    # n x n array for an isfinite mask)
+    if not bool(torch.isfinite(L.diagonal()).all()):
+        raise ValueError(f"factor_in_place: {name} contains NaN or infinite entries")
     _check_condition(L, name)
     return L
 
@@ -126,8 +139,20 @@ def solve_with_factor(L: torch.Tensor, B: torch.Tensor) -> torch.Tensor:
     """``(L L^T)^{-1} B`` by two triangular solves (``B``: ``(n, k)``).  Unlike
     ``torch.cholesky_solve``, which clones the factor (measured: one more ``n x n`` array),
     ``torch.linalg.solve_triangular`` works on ``L``'s own storage."""
+    real_matrix(L, "factor L", finite=False)  # a factor from factor_in_place: finite
+    real_matrix(B, "right-hand side B")
+    if L.dtype not in (torch.float32, torch.float64) or B.dtype != L.dtype:
+        raise TypeError(f"solve_with_factor: L and B must share a float32/float64 dtype, got "
+                        f"{L.dtype} and {B.dtype}")
+    if L.ndim != 2 or L.shape[0] != L.shape[1] or B.ndim != 2 or B.shape[0] != L.shape[0]:
+        raise ValueError(f"solve_with_factor: L must be (n, n) and B (n, k); got "
+                         f"{tuple(L.shape)} and {tuple(B.shape)}")
     z = torch.linalg.solve_triangular(L, B, upper=False)
-    return torch.linalg.solve_triangular(L.mT, z, upper=True)
+    out = torch.linalg.solve_triangular(L.mT, z, upper=True)
+    if not bool(torch.isfinite(out).all()):
+        raise SingularSystemError("solve_with_factor: the solution overflows float64 (the "
+                                  "factor L is numerically singular or of extreme magnitude)")
+    return out
 
 
 def _check_condition(L: torch.Tensor, name: str) -> None:
@@ -147,6 +172,17 @@ def solve_spd(A: torch.Tensor, B: torch.Tensor, *, name: str = "system",
     Raises :class:`SingularSystemError` (or :class:`NotPSDError` when ``K``, the Gram
     matrix inside ``A``, is not PSD) with the reason, instead of returning a wrong answer.
     """
+    real_matrix(A, name)
+    real_matrix(B, f"right-hand side of {name}")
+    if A.dtype not in (torch.float32, torch.float64) or B.dtype != A.dtype:
+        raise TypeError(f"{name}: A and B must share a float32/float64 dtype, got {A.dtype} "
+                        f"and {B.dtype}")
+    if A.ndim != 2 or A.shape[0] != A.shape[1] or B.ndim not in (1, 2) \
+            or B.shape[0] != A.shape[0]:
+        raise ValueError(f"{name}: A must be (n, n) and B (n,) or (n, k); got "
+                         f"{tuple(A.shape)} and {tuple(B.shape)}")
+    if B.ndim == 1:
+        return solve_spd(A, B[:, None], name=name, kernel_name=kernel_name, K=K)[:, 0]
     L, info = torch.linalg.cholesky_ex(A)
     if int(info) != 0:
         if K is not None:
@@ -158,7 +194,11 @@ def solve_spd(A: torch.Tensor, B: torch.Tensor, *, name: str = "system",
             "increase the ridge"
         )
     _check_condition(L, name)
-    return torch.cholesky_solve(B, L)
+    out = torch.cholesky_solve(B, L)
+    if not bool(torch.isfinite(out).all()):
+        raise SingularSystemError(f"{name}: the solution overflows float64 (a system of "
+                                  "extreme magnitude); rescale it or increase the ridge")
+    return out
 
 
 @dataclass(frozen=True)
@@ -301,7 +341,7 @@ class KRR:
 
     def _require_fit(self) -> None:
         if self.alpha is None:
-            raise RuntimeError("KRR is not fitted; call fit(X, y) first")
+            raise NotFittedError("KRR is not fitted; call fit(X, y) first")
 
     # -------------------------------------------------------------- prediction
     def predict(self, Xq) -> torch.Tensor:
@@ -370,6 +410,9 @@ class KRR:
             f, g, h, yq = f[:, None], g[:, None], h[:, None], yq[:, None]
         gn = torch.einsum("qod,qoe->qde", g, g)
         res = torch.einsum("qo,qode->qde", f - yq, h)
+        if not (bool(torch.isfinite(gn).all()) and bool(torch.isfinite(res).all())):
+            raise ValueError("the loss Hessian overflows float64 (query targets or "
+                             "predictions of extreme magnitude)")
         return LossHessian(gauss_newton=gn, residual=res)
 
     def _q(self, Xq) -> torch.Tensor:

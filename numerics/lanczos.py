@@ -102,8 +102,9 @@ def lanczos(matvec: Callable[[torch.Tensor], torch.Tensor], v0: torch.Tensor, k:
         raise LanczosInputError("matvec must be callable (d,) -> (d,)")
     if not isinstance(v0, torch.Tensor) or v0.ndim not in (1, 2) or v0.shape[0] == 0:
         raise LanczosInputError("v0 must be a torch tensor of shape (d,) or (d, b) with d >= 1")
-    if not v0.is_floating_point():
-        raise LanczosInputError(f"v0 must be a floating-point tensor, got {v0.dtype}")
+    if v0.dtype not in (torch.float32, torch.float64):
+        raise LanczosInputError(f"v0 must be a float32 or float64 floating-point tensor (half "
+                                f"precision cannot resolve the Ritz values), got {v0.dtype}")
     if not bool(torch.isfinite(v0).all()):
         raise LanczosInputError("v0 has non-finite entries")
     d = v0.shape[0]
@@ -131,10 +132,17 @@ def lanczos(matvec: Callable[[torch.Tensor], torch.Tensor], v0: torch.Tensor, k:
     def apply(block: torch.Tensor) -> torch.Tensor:
         cols = []
         for j in range(block.shape[1]):
-            w = matvec(block[:, j])
+            try:
+                w = matvec(block[:, j])
+            except (RuntimeError, ValueError, TypeError, IndexError) as err:
+                raise LanczosInputError(f"matvec failed on a vector of shape ({d},) -- is v0 "
+                                        f"of the operator's dimension? ({err})") from err
             if not isinstance(w, torch.Tensor) or w.shape != (d,):
                 got = tuple(w.shape) if isinstance(w, torch.Tensor) else type(w).__name__
                 raise LanczosInputError(f"matvec must return a tensor of shape ({d},), got {got}")
+            if not w.dtype.is_floating_point:
+                raise LanczosInputError(f"matvec must return a real floating tensor, got "
+                                        f"{w.dtype}")
             if not bool(torch.isfinite(w).all()):
                 raise LanczosInputError("matvec returned non-finite entries")
             cols.append(w.to(device=dev, dtype=dt))
@@ -187,6 +195,10 @@ def lanczos(matvec: Callable[[torch.Tensor], torch.Tensor], v0: torch.Tensor, k:
             th, Ys = theta[idx], Y[:, idx]
             V = Q @ Ys
             res = torch.linalg.vector_norm(AQ @ Ys - V * th, dim=0)
+            if not (bool(torch.isfinite(th).all()) and bool(torch.isfinite(res).all())):
+                raise LanczosInputError(
+                    "the Ritz values or residuals overflow float64: the operator's entries "
+                    "are of extreme magnitude (rescale it)")
             floor = floor_rel * float(theta.abs().max())
             bound = tol * torch.clamp(th.abs(), min=floor)
             ok = bool((res <= bound).all())

@@ -43,6 +43,8 @@ from numerics.kernels import TorchKernel, as_kernel
 from numerics.krr import KRR, solve_spd
 from numerics.validation import (
     DEFAULT_DTYPE,
+    KernelOverflowError,
+    NotFittedError,
     as_points,
     as_targets,
     as_tensor,
@@ -91,11 +93,33 @@ def _zeta(zeta, device=None) -> torch.Tensor:
     return z
 
 
+#: most poisons :func:`clone_cluster` / :func:`spread_cluster` make (rows of the poison
+#: matrix; 2**31 rows of even one float64 input are 16 GiB)
+MAX_POISONS = 2**31
+
+
+def _finite_points(t: torch.Tensor, what: str) -> torch.Tensor:
+    if not bool(torch.isfinite(t).all()):
+        raise ValueError(f"the {what} overflow float64 (sigma, r or zeta of extreme "
+                         "magnitude)")
+    return t
+
+
+def _finite_derivative(t: torch.Tensor, what: str) -> torch.Tensor:
+    if not bool(torch.isfinite(t).all()):
+        raise KernelOverflowError(f"the {what} is not finite at these queries (inputs of "
+                                  "extreme magnitude overflow the kernel's derivatives)")
+    return t
+
+
 def _count(m, name: str = "m (number of poisons)") -> int:
     if isinstance(m, bool) or not isinstance(m, (int, np.integer)):
         raise TypeError(f"{name} must be an integer, got {m!r}")
     if m < 1:
         raise ValueError(f"{name} must be at least 1, got {m}")
+    if m > MAX_POISONS:
+        raise ValueError(f"{name} = {m} exceeds {MAX_POISONS} (a poison matrix that large "
+                         "cannot be allocated)")
     return int(m)
 
 
@@ -139,7 +163,8 @@ def spread_cluster(zeta, m: int, sigma: float, y_t, seed: int | None = None, *,
     if kind == "sphere":
         U /= np.linalg.norm(U, axis=1, keepdims=True)
     Ut = torch.as_tensor(U, dtype=z.dtype, device=z.device)
-    return z[None, :] + sigma * Ut, _labels(y_t, m, z.device)
+    return _finite_points(z[None, :] + sigma * Ut, "poisons zeta + sigma u"), \
+        _labels(y_t, m, z.device)
 
 
 def triggered_point(zeta, r: float, direction=None, seed: int | None = None) -> torch.Tensor:
@@ -161,7 +186,7 @@ def triggered_point(zeta, r: float, direction=None, seed: int | None = None) -> 
     norm = torch.linalg.vector_norm(v)
     if not float(norm) > 0:
         raise ValueError("direction must be a non-zero vector")
-    return z + r * v / norm
+    return _finite_points(z + r * v / norm, "triggered point zeta + r v / |v|")
 
 
 def with_poisons(X, y, Xp, yp) -> tuple[torch.Tensor, torch.Tensor]:
@@ -225,14 +250,21 @@ class MismatchedFitsError(ValueError):
     """A clean and a poisoned fit that do not share their kernel, ridge or data shape."""
 
 
+def _require_fitted(model: object, nm: str) -> None:
+    """``model`` is a fitted :class:`~numerics.krr.KRR` (else TypeError / NotFittedError)."""
+    if not isinstance(model, KRR):
+        raise TypeError(f"the {nm} fit must be a numerics.krr.KRR, got {type(model).__name__}")
+    if model.alpha is None:
+        raise NotFittedError(f"the {nm} KRR is not fitted")
+
+
 def _check_pair(clean: KRR, poisoned: KRR) -> None:
     """Refuse a clean/poisoned pair that is not "the same KRR with and without poisons":
     unfitted, or with different kernels (name or hyper-parameters), ridges, jitters,
     input dimensions or numbers of outputs (their difference would not be a poison's
     effect)."""
     for mdl, nm in ((clean, "clean"), (poisoned, "poisoned")):
-        if mdl.alpha is None:
-            raise RuntimeError(f"the {nm} KRR is not fitted")
+        _require_fitted(mdl, nm)
     kc, kp = clean.kernel, poisoned.kernel
     if kc.name != kp.name or kc.params != kp.params:
         raise MismatchedFitsError(f"clean and poisoned fits have different kernels ({kc!r} vs "
@@ -285,8 +317,7 @@ def torch_predictor(model: KRR) -> Callable[[torch.Tensor], torch.Tensor]:
     """``x (d,) -> f(x)`` (scalar, or ``(o,)``) built only from :meth:`TorchKernel.pair` and
     the fitted ``alpha``: differentiable by ``torch.func``, independent of the closed-form
     derivative code."""
-    if model.alpha is None:
-        raise RuntimeError("the KRR is not fitted")
+    _require_fitted(model, "model")
     Xtr, alpha, kern = model.X, model.alpha, model.kernel
 
     def f(x: torch.Tensor) -> torch.Tensor:
@@ -311,7 +342,7 @@ def autograd_shift_gradient(clean: KRR, poisoned: KRR, Xq) -> torch.Tensor:
     jac = torch.func.jacrev(shift)
     if Xq.shape[0] == 0:  # no queries: an empty result of the documented shape
         return Xq.new_zeros((0, *poisoned.alpha.shape[1:], Xq.shape[1]))
-    return torch.stack([jac(x) for x in Xq])
+    return _finite_derivative(torch.stack([jac(x) for x in Xq]), "autograd shift gradient")
 
 
 def autograd_gn_term(clean: KRR, poisoned: KRR, Xq) -> torch.Tensor:
@@ -336,8 +367,7 @@ def _clean_solve(clean: KRR, B: torch.Tensor) -> torch.Tensor:
 def conditional_kernel(clean: KRR, X1, X2) -> torch.Tensor:
     """``k~(x, x') = k(x, x') - k_C(x)^T (K_CC + cI)^{-1} k_C(x')`` for all pairs,
     ``(q1, q2)``, with ``C`` the clean training inputs and ``c`` the clean fit's ridge."""
-    if clean.alpha is None:
-        raise RuntimeError("the clean KRR is not fitted")
+    _require_fitted(clean, "clean")
     X1 = _query(clean, X1)
     X2 = _query(clean, X2)
     K12 = clean.kernel.gram(X1, X2)
@@ -350,8 +380,7 @@ def conditional_kernel(clean: KRR, X1, X2) -> torch.Tensor:
 
 def conditional_kernel_gradient(clean: KRR, Xq, zeta) -> torch.Tensor:
     """``grad_x k~(x, zeta)`` at each query, ``(q, d)`` (closed-form kernel gradients)."""
-    if clean.alpha is None:
-        raise RuntimeError("the clean KRR is not fitted")
+    _require_fitted(clean, "clean")
     Xq = _query(clean, Xq)
     z = _query(clean, zeta)
     g = clean.kernel.grad(Xq, z)[:, 0, :]
@@ -380,8 +409,7 @@ def clean_conditionals(clean: KRR, x0, zeta) -> CleanConditionals:
     the clean fit (its kernel and its ridge ``c``): every clean-data input of the C2
     shift and the C3 spike closed forms.  ``x0`` and ``zeta`` are single points
     (``(d,)`` or ``(1, d)``); a clean fit on no data gives ``k~ = k`` and ``f_C = 0``."""
-    if clean.alpha is None:
-        raise RuntimeError("the clean KRR is not fitted")
+    _require_fitted(clean, "clean")
     x = _query(clean, x0)
     z = _query(clean, zeta)
     if x.shape[0] != 1 or z.shape[0] != 1:
@@ -421,6 +449,11 @@ def top_eigenpairs(H, k: int = 1) -> tuple[torch.Tensor, torch.Tensor]:
     if asym > 1e-10 * max(scale, 1e-300):
         raise ValueError(f"H is not symmetric (max |H - H^T| = {asym:.3g}, max |H| = "
                          f"{scale:.3g})")
-    vals, vecs = torch.linalg.eigh(0.5 * (H + H.transpose(-1, -2)))
+    # entries of extreme magnitude: decompose H / scale (eigh fails on inf / NaN)
+    s = scale if (scale > 1e150 or 0.0 < scale < 1e-150) else 1.0
+    vals, vecs = torch.linalg.eigh(0.5 * (H / s + (H / s).transpose(-1, -2)))
+    vals = vals * s
+    if not bool(torch.isfinite(vals).all()):
+        raise ValueError(f"the eigenvalues of H overflow float64 (max |H| = {scale:.3g})")
     idx = torch.arange(H.shape[-1] - 1, H.shape[-1] - 1 - k, -1, device=H.device)
     return vals[..., idx], vecs[..., idx]

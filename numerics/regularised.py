@@ -46,6 +46,7 @@ over ``P`` points.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import torch
@@ -56,6 +57,7 @@ from numerics.validation import (
     SingularSystemError,
     as_points,
     as_targets,
+    as_tensor,
     check_positive,
     resolve_device,
 )
@@ -116,10 +118,18 @@ def penalty_gram(kernel: TorchKernel | str, Z, X, metric=None) -> torch.Tensor:
     ``sum_p grad f(z_p)^T A grad f(z_p)``, i.e. ``G = sum_p J_p^T A J_p``.
     """
     J = penalty_jacobians(kernel, Z, X)
+    G = _penalty_gram(J, metric)
+    if not bool(torch.isfinite(G).all()):
+        raise ValueError("the penalty Gram matrix G overflows float64 (metric or inputs of "
+                         "extreme magnitude)")
+    return G
+
+
+def _penalty_gram(J: torch.Tensor, metric) -> torch.Tensor:
     if metric is None:
         G = torch.einsum("pid,pjd->ij", J, J)
     else:
-        A = torch.as_tensor(metric, dtype=J.dtype, device=J.device)
+        A = as_tensor(metric, name="metric", device=J.device)
         d = J.shape[-1]
         if A.shape != (d, d):
             raise ValueError(f"metric must have shape ({d}, {d}); got {tuple(A.shape)}")
@@ -144,7 +154,14 @@ def _check_system(K: torch.Tensor, G: torch.Tensor) -> None:
 
 
 def _pinv_solve(N: torch.Tensor, B: torch.Tensor) -> torch.Tensor:
-    ev, V = torch.linalg.eigh(0.5 * (N + N.T))
+    if not bool(torch.isfinite(N).all()):
+        raise SingularSystemError("K^2 + cK + kappa G overflows float64 (c, kappa or K of "
+                                  "extreme magnitude)")
+    try:
+        ev, V = torch.linalg.eigh(0.5 * (N + N.T))
+    except torch.linalg.LinAlgError as err:  # e.g. entries near the float64 limit
+        raise SingularSystemError(f"K^2 + cK + kappa G cannot be diagonalised ({err}); c, "
+                                  "kappa or K of extreme magnitude?") from None
     cut = PINV_RTOL * float(ev.abs().max()) if ev.numel() else 0.0
     if float(ev.min()) < -1e3 * cut - 1e-300:
         raise SingularSystemError(
@@ -164,8 +181,8 @@ def solve_function_gradient(K, G, y, c: float, kappa: float, variant: str = "dua
     variant = _variant(variant)
     c = check_positive(c, "ridge c")
     kappa = _kappa(kappa)
-    K = torch.as_tensor(K, dtype=torch.float64)
-    G = torch.as_tensor(G, dtype=K.dtype, device=K.device)
+    K = as_tensor(K, name="Gram matrix K")
+    G = as_tensor(G, name="penalty matrix G", device=K.device)
     _check_system(K, G)
     y = as_targets(y, K.shape[0], name="targets y", device=K.device)
     Y = y[:, None] if y.ndim == 1 else y
@@ -180,7 +197,9 @@ def solve_function_gradient(K, G, y, c: float, kappa: float, variant: str = "dua
 
 def smoother_matrix(K, G, c: float, kappa: float, variant: str = "dual") -> torch.Tensor:
     """The hat matrix ``H`` with fitted values ``K alpha = H y``."""
-    K = torch.as_tensor(K, dtype=torch.float64)
+    K = as_tensor(K, name="Gram matrix K")
+    if K.ndim != 2:
+        raise ValueError(f"K must be square; got shape {tuple(K.shape)}")
     eye = torch.eye(K.shape[0], dtype=K.dtype, device=K.device)
     return K @ solve_function_gradient(K, G, eye, c, kappa, variant)
 
@@ -310,7 +329,7 @@ def fit_loss_gradient_penalty(kernel: TorchKernel | str, X, y, c: float, kappa: 
     if alpha0 is None:
         a = solve_function_gradient(K, torch.zeros_like(K), y, c, 0.0, "rkhs")
     else:
-        a = torch.as_tensor(alpha0, dtype=torch.float64, device=dev).reshape(-1).clone()
+        a = as_tensor(alpha0, name="alpha0", device=dev).reshape(-1).clone()
         if a.shape[0] != X.shape[0]:
             raise ValueError(f"alpha0 has {a.shape[0]} entries but there are {X.shape[0]} points")
 
@@ -324,7 +343,15 @@ def fit_loss_gradient_penalty(kernel: TorchKernel | str, X, y, c: float, kappa: 
         if gnorm <= gtol * scale:
             break
         H = hess_fn(a)
-        ev, V = torch.linalg.eigh(0.5 * (H + H.T))
+        if not (math.isfinite(gnorm) and bool(torch.isfinite(H).all())):
+            raise ConvergenceError(
+                f"loss-gradient-penalised fit: the objective's gradient or Hessian overflows "
+                f"float64 (c = {c:g}, kappa = {kappa:g}: inputs of extreme magnitude)")
+        try:
+            ev, V = torch.linalg.eigh(0.5 * (H + H.T))
+        except torch.linalg.LinAlgError as err:
+            raise ConvergenceError(f"loss-gradient-penalised fit: the Newton Hessian cannot be "
+                                   f"diagonalised ({err}); c = {c:g}, kappa = {kappa:g}") from None
         # Newton direction on |H| (a descent direction also where H is indefinite)
         evp = torch.clamp(ev.abs(), min=1e-14 * float(ev.abs().max()))
         step = -(V @ ((V.T @ g) / evp))

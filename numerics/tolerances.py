@@ -11,7 +11,24 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-__all__ = ["Tolerance", "TOL", "is_close", "assert_close", "max_rel_error"]
+__all__ = ["Tolerance", "TOL", "is_close", "assert_close", "max_rel_error",
+           "UnknownToleranceKind", "ShapeMismatchError"]
+
+
+class ShapeMismatchError(AssertionError, ValueError):
+    """:func:`max_rel_error` of arrays of different shapes (an ``AssertionError`` in a
+    test, a ``ValueError`` for the arguments)."""
+
+
+class UnknownToleranceKind(KeyError, ValueError):
+    """A tolerance ``kind`` that is not in :data:`TOL` (a ``KeyError`` for the look-up, a
+    ``ValueError`` for the argument)."""
+
+
+def _tolerance(kind: str) -> Tolerance:
+    if not isinstance(kind, str) or kind not in TOL:
+        raise UnknownToleranceKind(f"unknown tolerance kind {kind!r}; known: {sorted(TOL)}")
+    return TOL[kind]
 
 
 @dataclass(frozen=True)
@@ -49,9 +66,24 @@ TOL: dict[str, Tolerance] = {
 
 
 def _to_numpy(x) -> np.ndarray:
+    """Real numbers as a float64 array (NaN allowed: it is never close); complex, strings
+    and other non-numbers raise ``TypeError`` (a cast would drop or invent values)."""
     if isinstance(x, torch.Tensor):
-        return x.detach().cpu().numpy()
-    return np.asarray(x, dtype=np.float64)
+        if x.is_complex():
+            raise TypeError("tolerance checks compare real numbers, got a complex tensor")
+        return x.detach().cpu().to(torch.float64).numpy()
+    try:
+        arr = np.asarray(x)
+    except (TypeError, ValueError) as err:
+        raise TypeError(f"tolerance checks compare arrays of real numbers: {err}") from None
+    if arr.dtype == object:  # e.g. a list of 0-d tensors
+        try:
+            arr = np.asarray(x, dtype=np.float64)
+        except (TypeError, ValueError, RuntimeError) as err:
+            raise TypeError(f"tolerance checks compare real numbers: {err}") from None
+    if arr.dtype.kind not in "biuf":
+        raise TypeError(f"tolerance checks compare real numbers, got dtype {arr.dtype}")
+    return arr.astype(np.float64)
 
 
 def max_rel_error(actual, expected, atol: float = 0.0) -> float:
@@ -59,32 +91,35 @@ def max_rel_error(actual, expected, atol: float = 0.0) -> float:
     NaN anywhere gives ``inf``."""
     a, e = _to_numpy(actual), _to_numpy(expected)
     if a.shape != e.shape:
-        raise AssertionError(f"shape mismatch: {a.shape} vs {e.shape}")
+        raise ShapeMismatchError(f"shape mismatch: {a.shape} vs {e.shape}")
     if not (np.isfinite(a).all() and np.isfinite(e).all()):
         return float("inf")
     if a.size == 0:
         return 0.0
-    diff = np.abs(a - e)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        rel = np.where(diff == 0, 0.0, diff / (atol + np.abs(e)))
+    # in units of the largest magnitude (>= 1), so that |a - e| cannot overflow
+    s = max(1.0, float(np.abs(a).max()), float(np.abs(e).max()))
+    diff = np.abs(a / s - e / s)
+    # a relative error beyond float64 (|e| tiny next to |a - e|) is inf
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        rel = np.where(diff == 0, 0.0, diff / (atol / s + np.abs(e / s)))
     return float(rel.max())
 
 
 def is_close(actual, expected, kind: str) -> bool:
     """``|a - e| <= atol + rtol |e|`` elementwise, for tolerance ``kind``; NaN is never close."""
-    tol = TOL[kind]
+    tol = _tolerance(kind)
     a, e = _to_numpy(actual), _to_numpy(expected)
     if a.shape != e.shape:
         return False
     if not (np.isfinite(a).all() and np.isfinite(e).all()):
         return False
-    return bool(np.all(np.abs(a - e) <= tol.atol + tol.rtol * np.abs(e)))
+    with np.errstate(over="ignore"):  # |a - e| = inf for finite a, e: far from close
+        return bool(np.all(np.abs(a - e) <= tol.atol + tol.rtol * np.abs(e)))
 
 
 def assert_close(actual, expected, kind: str, what: str = "") -> None:
     """Assert :func:`is_close`; the message gives the worst entry and the tolerance used."""
-    if kind not in TOL:
-        raise KeyError(f"unknown tolerance kind {kind!r}; known: {sorted(TOL)}")
+    _tolerance(kind)
     if is_close(actual, expected, kind):
         return
     tol = TOL[kind]
