@@ -327,17 +327,98 @@ def cmd_rerun(args: argparse.Namespace) -> int:
 
 
 # ---------------------------------------------------------------------------------------------
+# quick: mutmut's mutants, a per-module test map instead of mutmut's recorded run
+
+SELECTION = ("-m", "not browser and (claim or not slow)")
+
+
+def test_files_for(module: str, root: Path = ROOT) -> list[str]:
+    """The test files of the default selection that import ``module`` (a path such as
+    ``numerics/krr.py``) by name -- ``numerics.krr`` or ``from numerics import krr`` --
+    tests/ first (unit tests), then the claim checks, each group smallest file first."""
+    dotted = module[:-3].replace("/", ".")
+    pkg, _, leaf = dotted.rpartition(".")
+    pat = re.compile(rf"\b{re.escape(dotted)}\b|from {re.escape(pkg)} import[^\n]*\b{leaf}\b")
+    out = []
+    for folder in ("tests", "proofs_check"):
+        files = [f for f in (root / folder).glob("test_*.py")
+                 if f.name != "test_mutation_report.py" and pat.search(f.read_text())]
+        out += [f.relative_to(root).as_posix() for f in sorted(files,
+                                                                key=lambda f: f.stat().st_size)]
+    return out
+
+
+def cmd_quick(args: argparse.Namespace) -> int:
+    commit = git_head()
+    names = generate()
+    chosen = draw_sample(names, args.core, args.other, args.seed)
+    files = {m: test_files_for(m) for m in {module_of(n) for n in chosen}}
+    log(f"quick sample: {len(chosen)} mutants (core {args.core}/module, other "
+        f"{args.other}/module, seed {args.seed}), {args.jobs} at a time, at most "
+        f"{args.cap:.0f} s each")
+    t0 = time.perf_counter()
+
+    def one(name: str) -> tuple[str, int, str, float]:
+        t = time.perf_counter()
+        tests = files[module_of(name)]
+        if not tests:
+            return name, 5, "", 0.0
+        rc, out = _pytest(MUTANTS, tests, name, args.cap, SELECTION)
+        return name, rc, out, time.perf_counter() - t
+
+    rows = []
+    with cf.ThreadPoolExecutor(max_workers=args.jobs) as pool:
+        for i, (name, rc, out, dur) in enumerate(pool.map(one, chosen), 1):
+            failed = re.findall(r"^(?:FAILED|ERROR) (\S+)", out, flags=re.M)
+            status = ("killed" if rc in (1, 2, 3) else "survived" if rc == 0 else
+                      "no tests" if rc == 5 else "not checked" if rc == 124 else "suspicious")
+            row = {"name": name, "module": module_of(name), "status": status, "exit_code": rc,
+                   "duration_s": round(dur, 1), "killed_by": failed[0] if failed else None}
+            if status != "killed":
+                row["diff"] = diff_of(name, row["module"])
+            rows.append(row)
+            log(f"  {i:3d}/{len(chosen)} {status:11s} {dur:5.0f} s {name}")
+    # a kill counts only if the killing test passes on the clean code
+    killers = sorted({r["killed_by"] for r in rows if r["status"] == "killed" and r["killed_by"]})
+    bad: set[str] = set()
+    for k in range(0, len(killers), 40):
+        chunk = killers[k:k + 40]
+        rc, out = _pytest(MUTANTS, chunk, "", 60 * len(chunk))
+        if rc != 0:
+            bad |= {t for t in chunk if _pytest(MUTANTS, [t], "", 600)[0] != 0}
+    for r in rows:
+        if r["status"] == "killed" and (r["killed_by"] in bad or not r["killed_by"]):
+            r["status"], r["note"] = "not checked", "its failing test fails on the clean code too"
+            r["diff"] = diff_of(r["name"], r["module"])
+    log(f"clean re-run of {len(killers)} killing tests: {len(bad)} fail on the clean code")
+    wall = time.perf_counter() - t0
+    data = {"schema": 1, "tool": f"mutmut {mutmut_version()} (mutants; quick runner)",
+            "settings": {"core": args.core, "other": args.other, "seed": args.seed,
+                         "max_children": args.jobs, "runner": "quick", "cap_s": args.cap,
+                         "selection": list(SELECTION)},
+            "test_files": files,
+            "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+            "commit": commit, "wall_s": round(wall, 1), "machine": machine(),
+            "generated": {p: len(v) for p, v in names.items()}, "mutants": rows}
+    SAMPLE.parent.mkdir(parents=True, exist_ok=True)
+    SAMPLE.write_text(json.dumps(data, indent=1) + "\n")
+    log(f"wrote {SAMPLE.relative_to(ROOT)} in {wall / 60:.0f} min")
+    return 0
+
+
+# ---------------------------------------------------------------------------------------------
 # smoke
 
 
-def _pytest(cwd: Path, tests: list[str], mutant: str, timeout: float) -> tuple[int, str]:
+def _pytest(cwd: Path, tests: list[str], mutant: str, timeout: float,
+            extra: tuple[str, ...] = ()) -> tuple[int, str]:
     env = run_env()
     env["MUTANT_UNDER_TEST"] = mutant
     env["PYTHONPATH"] = str(cwd)
     env["POISONCURV_SYMPY_CACHE"] = str(cwd / ".symcache")
     env.pop("PYTEST_ADDOPTS", None)
     cmd = [sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", "-p",
-           "no:xdist", "--claim-progress=off", "-rf", "--rootdir=.", *tests]
+           "no:xdist", "--claim-progress=off", "-rf", "--rootdir=.", *extra, *tests]
     try:
         r = subprocess.run(cmd, cwd=cwd, env=env, text=True, capture_output=True,
                            timeout=timeout)
@@ -467,6 +548,12 @@ def main(argv: list[str] | None = None) -> int:
     r = sub.add_parser("rerun", help="re-run named mutants (default: the sample's survivors)")
     r.add_argument("names", nargs="*")
     r.add_argument("--max-children", type=int, default=os.cpu_count() or 2)
+    k = sub.add_parser("quick", help="sample run with a per-module test map (no recorded run)")
+    k.add_argument("--core", type=int, default=15, help="mutants per core module")
+    k.add_argument("--other", type=int, default=1, help="mutants per other module")
+    k.add_argument("--seed", type=int, default=15)
+    k.add_argument("--jobs", type=int, default=2)
+    k.add_argument("--cap", type=float, default=240.0, help="seconds per mutant")
     m = sub.add_parser("smoke", help="CI smoke: the fixed mutants must all be killed")
     m.add_argument("--jobs", type=int, default=2)
     m.add_argument("--timeout", type=float, default=300.0, help="seconds per mutant")
@@ -475,8 +562,8 @@ def main(argv: list[str] | None = None) -> int:
     q.add_argument("--seed", type=int, default=15)
     q.add_argument("--timeout", type=float, default=300.0)
     args = p.parse_args(argv)
-    return {"sample": cmd_sample, "full": cmd_full, "rerun": cmd_rerun, "smoke": cmd_smoke,
-            "smoke-select": cmd_smoke_select}[args.cmd](args)
+    return {"sample": cmd_sample, "full": cmd_full, "quick": cmd_quick, "rerun": cmd_rerun,
+            "smoke": cmd_smoke, "smoke-select": cmd_smoke_select}[args.cmd](args)
 
 
 if __name__ == "__main__":
