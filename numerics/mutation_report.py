@@ -80,6 +80,8 @@ class MutationReportError(ValueError):
 def module_of(name: str) -> str:
     """``numerics.krr.x_solve_spd__mutmut_3`` -> ``numerics/krr.py`` (class methods too:
     ``numerics.krr.xǁKRRǁfit__mutmut_1``)."""
+    if not isinstance(name, str):
+        raise MutationReportError(f"a mutant name must be a string, got {type(name).__name__}")
     m = _NAME.match(name)
     if not m or "__mutmut_" not in name:
         raise MutationReportError(f"not a mutmut mutant name: {name!r}")
@@ -88,6 +90,8 @@ def module_of(name: str) -> str:
 
 def group_of(module: str) -> str | None:
     """The core group of ``module`` (a path like ``numerics/krr.py``), or None."""
+    if not isinstance(module, str):
+        raise MutationReportError(f"a module path must be a string, got {type(module).__name__}")
     for g, files in CORE_GROUPS.items():
         if module in files:
             return g
@@ -225,7 +229,15 @@ def unexplained(data: dict[str, Any], explanations: dict[str, dict[str, str]]) -
 
 
 def wilson_interval(k: int, n: int, z: float = 1.96) -> tuple[float, float]:
-    """95% Wilson score interval of a proportion k/n (the sample's uncertainty)."""
+    """95% Wilson score interval of a proportion k/n (the sample's uncertainty); ``nan``s
+    for ``n = 0``."""
+    for v, what in ((k, "k"), (n, "n")):
+        if isinstance(v, bool) or not isinstance(v, int) or v < 0:
+            raise MutationReportError(f"{what} must be a count (an integer >= 0), got {v!r}")
+    if k > n:
+        raise MutationReportError(f"k = {k} exceeds n = {n}")
+    if isinstance(z, bool) or not isinstance(z, (int, float)) or not (0 < z < 40):
+        raise MutationReportError(f"z must be a real number in (0, 40), got {z!r}")
     if n <= 0:
         return (math.nan, math.nan)
     p = k / n

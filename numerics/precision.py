@@ -50,7 +50,7 @@ from numerics.batched_training import train_depth1_batched
 from numerics.kernels import CHUNK_ELEMENTS, get_kernel
 from numerics.krr import KRR, MAX_CONDITION, solve_spd
 from numerics.networks import FCNet, train
-from numerics.validation import DEFAULT_DTYPE, SingularSystemError
+from numerics.validation import DEFAULT_DTYPE, SingularSystemError, as_tensor
 
 __all__ = [
     "EPS",
@@ -90,15 +90,37 @@ MP_DPS = 50
 # ---------------------------------------------------------------------------
 
 
+def _check_cond(cond: float) -> None:
+    ok = not isinstance(cond, bool) and isinstance(cond, (int, float))
+    try:
+        ok = ok and math.isfinite(float(cond)) and cond >= 1
+    except OverflowError:  # an int beyond float64
+        ok = False
+    if not ok:
+        raise ValueError(f"cond must be a finite real number >= 1, got {cond!r:.40}")
+
+
+def _check_n(n: int, least: int) -> None:
+    if isinstance(n, bool) or not isinstance(n, int) or not least <= n <= 10**6:
+        raise ValueError(f"n must be an integer in [{least}, 10**6], got {n!r}")
+
+
+def _square(A: torch.Tensor, name: str) -> torch.Tensor:
+    A = as_tensor(A, name=name)
+    if A.ndim != 2 or A.shape[0] != A.shape[1] or A.shape[0] == 0:
+        raise ValueError(f"{name} must be a non-empty square matrix, got shape {tuple(A.shape)}")
+    return A
+
+
 def spd_with_condition(cond: float, n: int, seed: int) -> torch.Tensor:
     """A symmetric positive-definite ``(n, n)`` float64 matrix ``Q diag(lam) Q^T`` with
     ``lam`` log-spaced from 1 to ``1/cond`` (2-norm condition number ``cond``, up to the
     rounding of the product) and ``Q`` Haar-random orthogonal (QR of a Gaussian matrix,
     signs fixed by ``diag(R)``), drawn from ``seed``."""
-    if not (isinstance(cond, (int, float)) and math.isfinite(cond) and cond >= 1):
-        raise ValueError(f"cond must be a finite number >= 1, got {cond!r}")
-    if isinstance(n, bool) or not isinstance(n, int) or n < 2:
-        raise ValueError(f"n must be an integer >= 2, got {n!r}")
+    _check_cond(cond)
+    _check_n(n, 2)
+    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**63:
+        raise ValueError(f"seed must be an integer in [0, 2**63), got {seed!r}")
     rng = np.random.default_rng(seed)
     Q, R = np.linalg.qr(rng.standard_normal((n, n)))
     Q = Q * np.sign(np.diag(R))
@@ -113,6 +135,7 @@ def cholesky_condition_estimate(A: torch.Tensor) -> float:
     factor ``L`` (``inf`` when the factorisation breaks down).  It is a LOWER bound of the
     2-norm condition number (``|A| = |L|^2 >= max L_ii^2`` and
     ``|A^-1| = |L^-1|^2 >= 1 / min L_ii^2``)."""
+    A = _square(A, "A")
     L, info = torch.linalg.cholesky_ex(A)
     if int(info) != 0:
         return math.inf
@@ -139,6 +162,8 @@ def cholesky_error_bound(n: int, cond: float, *, typical: bool = False) -> float
     ``cond sqrt(n (3n + 1)) u``, i.e. ``c(n) = log10(sqrt(n (3n + 1)) / 2)``.  A model, not a
     theorem: it is the statement "a solve loses about ``log10(cond)`` digits (plus
     ``c(n)``)" that the tests hold the measured errors to."""
+    _check_n(n, 1)
+    _check_cond(cond)
     if typical:
         return cond * math.sqrt(n * (3 * n + 1)) * UNIT_ROUNDOFF
     k = 3 * n + 1
@@ -155,9 +180,19 @@ def _mp(values: Iterable[float]) -> list:
 def mp_solve(A: torch.Tensor, b: torch.Tensor, dps: int = MP_DPS) -> mpmath.matrix:
     """The solution of ``A x = b`` for the float64 ``A`` (``(n, n)``) and ``b`` (``(n,)``),
     their entries converted exactly, by ``mpmath.lu_solve`` at ``dps`` decimal digits."""
+    A = _square(A, "A")
+    b = as_tensor(b, name="b")
+    if b.shape != (A.shape[0],):
+        raise ValueError(f"b must have shape ({A.shape[0]},), got {tuple(b.shape)}")
+    if isinstance(dps, bool) or not isinstance(dps, int) or not 15 <= dps <= 1000:
+        raise ValueError(f"dps must be an integer in [15, 1000], got {dps!r}")
     with mpmath.workdps(dps):
         Am = mpmath.matrix([_mp(row) for row in A.tolist()])
-        return mpmath.lu_solve(Am, mpmath.matrix(_mp(b.tolist())))
+        try:
+            return mpmath.lu_solve(Am, mpmath.matrix(_mp(b.tolist())))
+        except ZeroDivisionError:
+            raise SingularSystemError(f"A is singular at {dps} digits (mpmath.lu_solve)") \
+                from None
 
 
 def _digits(err: float) -> float:
@@ -428,15 +463,26 @@ def pipeline_fingerprint(seed: int, config: PipelineConfig = PipelineConfig(), *
     return fingerprint(pipeline(seed, config, n=n))
 
 
+def _real(x: torch.Tensor, name: str) -> torch.Tensor:
+    """A real floating tensor (non-finite entries allowed: they give ``inf``)."""
+    if not isinstance(x, torch.Tensor):
+        raise TypeError(f"{name} must be a torch.Tensor, got {type(x).__name__}")
+    if x.dtype.is_complex or not x.dtype.is_floating_point:
+        raise TypeError(f"{name} must be a real floating tensor, got dtype {x.dtype}")
+    return x.to(DEFAULT_DTYPE)
+
+
 def relative_deviation(a: torch.Tensor, b: torch.Tensor) -> float:
     """Normwise relative deviation ``max |a - b| / max |b|`` (0 for identical tensors, ``inf``
     for a shape mismatch or a non-finite entry)."""
+    a, b = _real(a, "a"), _real(b, "b")
     if a.shape != b.shape or not (torch.isfinite(a).all() and torch.isfinite(b).all()):
         return math.inf
     diff = float((a - b).abs().max()) if a.numel() else 0.0
     if diff == 0.0:
         return 0.0
-    return diff / float(b.abs().max())
+    scale = float(b.abs().max())
+    return diff / scale if scale > 0 else math.inf
 
 
 #: constant of :func:`reordering_bound` (derivation there)

@@ -370,22 +370,31 @@ def cmd_quick(args: argparse.Namespace) -> int:
     with cf.ThreadPoolExecutor(max_workers=args.jobs) as pool:
         for i, (name, rc, out, dur) in enumerate(pool.map(one, chosen), 1):
             failed = re.findall(r"^(?:FAILED|ERROR) (\S+)", out, flags=re.M)
-            status = ("killed" if rc in (1, 2, 3) else "survived" if rc == 0 else
+            # exit 4 with a conftest import error: the mutant breaks the test run before
+            # any test starts (e.g. a kernel registry that no longer loads): detected
+            conftest = rc == 4 and "while loading conftest" in out
+            status = ("killed" if rc in (1, 2, 3) or conftest else "survived" if rc == 0 else
                       "no tests" if rc == 5 else "not checked" if rc == 124 else "suspicious")
             row = {"name": name, "module": module_of(name), "status": status, "exit_code": rc,
-                   "duration_s": round(dur, 1), "killed_by": failed[0] if failed else None}
+                   "duration_s": round(dur, 1),
+                   "killed_by": "conftest.py" if conftest else (failed[0] if failed else None)}
+            if status == "suspicious":
+                row["output_tail"] = out[-1500:]
             if status != "killed":
                 row["diff"] = diff_of(name, row["module"])
             rows.append(row)
             log(f"  {i:3d}/{len(chosen)} {status:11s} {dur:5.0f} s {name}")
     # a kill counts only if the killing test passes on the clean code
-    killers = sorted({r["killed_by"] for r in rows if r["status"] == "killed" and r["killed_by"]})
+    killers = sorted({r["killed_by"] for r in rows if r["status"] == "killed" and r["killed_by"]}
+                     - {"conftest.py"})
     bad: set[str] = set()
     for k in range(0, len(killers), 40):
         chunk = killers[k:k + 40]
         rc, out = _pytest(MUTANTS, chunk, "", 60 * len(chunk))
         if rc != 0:
             bad |= {t for t in chunk if _pytest(MUTANTS, [t], "", 600)[0] != 0}
+    if _pytest(MUTANTS, ["--collect-only", "tests/test_layout.py"], "", 600)[0] != 0:
+        bad.add("conftest.py")  # the clean code must load the conftest
     for r in rows:
         if r["status"] == "killed" and (r["killed_by"] in bad or not r["killed_by"]):
             r["status"], r["note"] = "not checked", "its failing test fails on the clean code too"

@@ -834,6 +834,33 @@ def _targets() -> list[Target]:  # noqa: C901 - one table
     add("numerics.claim_cases.loglog_fit", lambda xs, ys: cc.loglog_fit(xs, ys),
         lambda r: {"xs": np.array([1.0, 2, 4, 8]), "ys": np.array([1.0, 4, 16, 64])},
         {"xs": "array", "ys": "array"}, narrow_warns=False)
+    # ---- numerics.precision, numerics.mutation_report (issue 15's own tools)
+    import numerics.mutation_report as mr
+    import numerics.precision as prec
+    add("numerics.precision.spd_with_condition",
+        lambda cond, n, seed: prec.spd_with_condition(cond, n, seed),
+        lambda r: {"cond": 1e3, "n": 5, "seed": 3}, {"cond": "scalar", "n": "int",
+                                                      "seed": "int"}, narrow_warns=False)
+    add("numerics.precision.cholesky_condition_estimate",
+        lambda A: prec.cholesky_condition_estimate(A), lambda r: {"A": _spd(r, 4)},
+        {"A": "array"}, finite=False)
+    add("numerics.precision.cholesky_error_bound",
+        lambda n, cond: prec.cholesky_error_bound(n, cond), lambda r: {"n": 8, "cond": 1e4},
+        {"n": "int", "cond": "scalar"}, narrow_warns=False, finite=False)
+    add("numerics.precision.mp_solve", lambda A, b: prec.mp_solve(A, b, dps=20),
+        lambda r: {"A": _spd(r, 3), "b": r.standard_normal(3)}, {"A": "array", "b": "array"})
+    add("numerics.precision.relative_deviation",
+        lambda a, b: prec.relative_deviation(a, b),
+        lambda r: {"a": torch.as_tensor(r.standard_normal(4)),
+                   "b": torch.as_tensor(r.standard_normal(4))},
+        {"a": "array", "b": "array"}, narrow_warns=False, finite=False)
+    add("numerics.mutation_report.wilson_interval", lambda k, n: mr.wilson_interval(k, n),
+        lambda r: {"k": 7, "n": 10}, {"k": "int", "n": "int"}, narrow_warns=False)
+    add("numerics.mutation_report.module_of", lambda name: mr.module_of(name),
+        lambda r: {"name": "numerics.krr.x_solve_spd__mutmut_3"}, {"name": "str"},
+        narrow_warns=False)
+    add("numerics.mutation_report.group_of", lambda module: mr.group_of(module),
+        lambda r: {"module": "numerics/krr.py"}, {"module": "str"}, narrow_warns=False)
     add("numerics.benchmark.fit_loglog", lambda x, y: bench.fit_loglog(x, y),
         lambda r: {"x": np.array([1.0, 2, 4, 8]), "y": np.array([1.0, 4, 16, 64])},
         {"x": "array", "y": "array"}, narrow_warns=False)
@@ -973,6 +1000,20 @@ def _exempt(reason: str, *names: str) -> None:
         EXEMPT[n] = reason
 
 
+_exempt("measurement run of the precision page: builds its own inputs from a seed and a "
+        "settings object (its numeric arguments are validated by the fuzzed "
+        "spd_with_condition / cholesky_error_bound it calls)",
+        "numerics.precision.solve_digits_lost", "numerics.precision.condition_digits_table",
+        "numerics.precision.krr_condition_estimates", "numerics.precision.pipeline",
+        "numerics.precision.pipeline_fingerprint", "numerics.precision.pipeline_bounds",
+        "numerics.precision.thread_and_chunk_deviation", "numerics.precision.fingerprint",
+        "numerics.precision.reordering_bound", "numerics.precision.PipelineConfig")
+_exempt("mutation report over the results that load_results read and checked (files, not "
+        "numbers); a malformed file raises MutationReportError there",
+        "numerics.mutation_report.load_results", "numerics.mutation_report.load_explanations",
+        "numerics.mutation_report.verdict", "numerics.mutation_report.module_scores",
+        "numerics.mutation_report.group_scores", "numerics.mutation_report.unexplained",
+        "numerics.mutation_report.Score")
 _exempt("result or settings container (a dataclass): holds values, computes nothing",
         "numerics.api.ShiftSpikeResult", "numerics.api.KernelInfo", "numerics.api.ParamInfo",
         "numerics.closed_forms.CleanQuantities", "numerics.benchmark.Timing",
