@@ -136,8 +136,11 @@ def verdict(row: dict[str, Any], explanations: dict[str, dict[str, str]]) -> str
     it) or ``not checked`` (the run stopped before it, and no re-run reached it)."""
     if row["status"] in DETECTED:
         return "killed"
-    rerun = row.get("rerun", {}).get("status")
-    if rerun in DETECTED:
+    rr = row.get("rerun", {})
+    rerun = rr.get("status")
+    # a re-run counts only for the same mutation (the code under it may have changed since)
+    same = "diff" not in rr or "diff" not in row or rr["diff"] == row["diff"]
+    if rerun in DETECTED and same:
         return "killed later"
     if row["status"] == "not checked" and rerun in (None, "not checked"):
         return "not checked"

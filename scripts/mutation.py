@@ -1,10 +1,10 @@
 """Mutation testing of derivations/ and numerics/ with mutmut 3.x (driver; see README).
 
-    python scripts/mutation.py sample [--core 25 --other 3 --seed 15 --max-children 2]
-    python scripts/mutation.py full [--max-children N]
+    python scripts/mutation.py quick [--core 15 --other 1 --seed 15 --jobs 2 --cap 240]
     python scripts/mutation.py rerun [NAME ...]        # default: the sample's survivors
     python scripts/mutation.py smoke                   # CI: the fixed mutants must be killed
     python scripts/mutation.py smoke-select [--count 30]
+    python scripts/mutation.py sample | full           # mutmut's own scheduler (see below)
 
 ``scripts/mutation.sh`` wraps this with the set-up (``scripts/bootstrap.sh``).  mutmut's own
 configuration is ``[tool.mutmut]`` in pyproject.toml (what is mutated, the test selection,
@@ -12,22 +12,25 @@ the fork server).  mutmut works in ``mutants/`` (git-ignored): a copy of the sou
 every function is a trampoline to its original or to one of its mutants, selected at call
 time by ``$MUTANT_UNDER_TEST``.
 
-sample
-    Generates every mutant, draws a stratified random sample (``--core`` per module of
-    :data:`numerics.mutation_report.CORE_GROUPS`, ``--other`` per other module, seeded), runs
-    it (``mutmut run NAME ...``: one recorded run of the whole default selection to learn
-    which test reaches which function, one clean run of the tests the sample needs, then each
-    mutant against the tests that reach its function, fastest first, stopping at the first
-    failure) and writes ``results/mutation/sample.json``: every sampled mutant with its
-    status, time and diff, the generated count per module, the run's settings and wall time.
-full
-    The same for every mutant (hours on 2 cores; for a machine with many cores), written to
-    ``results/mutation/full.json``.
+quick (the default job; it wrote the committed ``results/mutation/sample.json``)
+    Generates every mutant with mutmut, draws a stratified random sample (``--core`` per
+    module of :data:`numerics.mutation_report.CORE_GROUPS`, ``--other`` per other module,
+    seeded) and runs each mutant, ``--jobs`` at a time, against the test files of the default
+    selection that import its module (:func:`test_files_for`; unit tests first), stopping at
+    the first failure, at most ``--cap`` seconds per mutant (a mutant past the cap is "not
+    checked").  Every kill is then confirmed: the killing tests must pass on the clean code.
+    Survivors are written with their diff.
+sample / full (mutmut's own scheduler)
+    ``mutmut run`` on the same sample (or on every mutant): one recorded run of the whole
+    selection first, to learn which test reaches which function, one clean run, then each
+    mutant against exactly the tests that reach its function.  More precise than ``quick``
+    (indirect callers count) but the recorded run is the whole suite in one process (over
+    30 minutes on 2 cores); for machines with many cores (``--max-children``).
 rerun
-    Re-runs named mutants (default: the sample's survivors) against the current tests and
-    records the new status under ``rerun`` in sample.json: how a survivor is shown killed by
-    a new test (``results/mutation/survivors.toml`` names the test or the reason a mutant is
-    equivalent; the book's page "How strong are the checks" reads both).
+    Re-runs named mutants (default: the sample's survivors) with the quick runner against the
+    current tests and records the new status under ``rerun`` in sample.json: how a survivor is
+    shown killed by a new test (``results/mutation/survivors.toml`` names the test or the
+    reason a mutant is equivalent; the book's page "How strong are the checks" reads both).
 smoke
     The CI smoke: the fixed list ``results/mutation/smoke.json`` (mutant, its diff, the test
     that kills it).  In a temporary copy of the repository it generates the mutants of the
@@ -36,9 +39,9 @@ smoke
     mutant (they must fail).  Exit status 1 when a mutant survives.
 smoke-select
     Rebuilds smoke.json from the sample: ``--count`` killed mutants spread over the modules
-    (seeded), each with the first test that fails under it.
+    (seeded), each with the test that killed it, re-checked alone.
 
-Every step prints a line per unit of work (mutants are long: mutmut's own progress line).
+Every step prints a line per mutant.
 """
 
 from __future__ import annotations
@@ -306,21 +309,32 @@ def cmd_full(args: argparse.Namespace) -> int:
 
 def cmd_rerun(args: argparse.Namespace) -> int:
     data = json.loads(SAMPLE.read_text())
-    names = args.names or [m["name"] for m in data["mutants"] if m["status"] != "killed"]
+    names = args.names or [m["name"] for m in data["mutants"]
+                           if m["status"] in ("survived", "no tests", "suspicious")]
     if not names:
         log("nothing to rerun")
         return 0
     generate()
-    wall = mutmut_run(names, args.max_children)
-    codes = exit_codes()
     by_name = {m["name"]: m for m in data["mutants"]}
-    for n in names:
-        code, dur = codes.get(n, (None, None))
-        by_name[n]["rerun"] = {"status": STATUS_BY_EXIT_CODE.get(code, "suspicious"),
-                               "exit_code": code, "duration_s": dur, "commit": git_head(),
+    t0 = time.perf_counter()
+    for i, n in enumerate(names, 1):
+        mod = module_of(n)
+        tests = test_files_for(mod)
+        t = time.perf_counter()
+        rc, out = _pytest(MUTANTS, tests, n, args.cap, SELECTION) if tests else (5, "")
+        failed = re.findall(r"^(?:FAILED|ERROR) (\S+)", out, flags=re.M)
+        status = ("killed" if rc in (1, 2, 3) else "survived" if rc == 0 else
+                  "no tests" if rc == 5 else "not checked" if rc == 124 else "suspicious")
+        if status == "killed" and failed and _pytest(MUTANTS, [failed[0]], "", 600)[0] != 0:
+            status = "not checked"  # the killing test fails on the clean code too
+        by_name[n]["rerun"] = {"status": status, "exit_code": rc,
+                               "killed_by": failed[0] if failed else None,
+                               "diff": diff_of(n, mod), "commit": git_head(),
+                               "duration_s": round(time.perf_counter() - t, 1),
                                "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds")}
-    data.setdefault("reruns", []).append({"mutants": len(names), "wall_s": round(wall, 1),
-                                          "commit": git_head()})
+        log(f"  {i:3d}/{len(names)} {status:11s} {n}")
+    data.setdefault("reruns", []).append({"mutants": len(names), "commit": git_head(),
+                                          "wall_s": round(time.perf_counter() - t0, 1)})
     SAMPLE.write_text(json.dumps(data, indent=1) + "\n")
     log(f"rerun of {len(names)} mutants recorded in {SAMPLE.relative_to(ROOT)}")
     return 0
@@ -489,9 +503,9 @@ def cmd_smoke(args: argparse.Namespace) -> int:
 
         with cf.ThreadPoolExecutor(max_workers=args.jobs) as pool:
             for i, (m, rc, out) in enumerate(pool.map(one, mutants), 1):
-                verdict = "killed" if rc == 1 else ("SURVIVED" if rc == 0 else f"rc={rc}")
+                verdict = "killed" if rc in (1, 2) else ("SURVIVED" if rc == 0 else f"rc={rc}")
                 log(f"  {i:2d}/{len(mutants)} {verdict:8s} {m['name']}")
-                if rc != 1:
+                if rc not in (1, 2):
                     survivors.append((m, rc, out))
         for m, rc, out in survivors:
             print(f"--- {m['name']} (pytest exit {rc}) ---\n{m['diff']}\n{out[-1500:]}")
@@ -502,41 +516,34 @@ def cmd_smoke(args: argparse.Namespace) -> int:
         shutil.rmtree(ws, ignore_errors=True)
 
 
-def _stats() -> tuple[dict[str, list[str]], dict[str, float]]:
-    data = json.loads((MUTANTS / "mutmut-stats.json").read_text())
-    return data["tests_by_mangled_function_name"], data["duration_by_test"]
-
-
 def cmd_smoke_select(args: argparse.Namespace) -> int:
+    """``--count`` mutants the sample killed, spread over the modules (seeded), preferring
+    quick kills, each with the test that killed it; each is re-checked here (killed by that
+    test alone) before it is listed."""
     data = json.loads(SAMPLE.read_text())
-    killed = [m for m in data["mutants"] if m["status"] == "killed"]
+    killed = [m for m in data["mutants"] if m["status"] == "killed" and m.get("killed_by")
+              and m["killed_by"] != "conftest.py"]
     by_module: dict[str, list[dict]] = {}
-    for m in killed:
+    for m in sorted(killed, key=lambda m: (m["duration_s"] or 0.0, m["name"])):
         by_module.setdefault(m["module"], []).append(m)
     rng = random.Random(args.seed)
     order = sorted(by_module)
     rng.shuffle(order)
-    picked: list[dict] = []
-    while len(picked) < args.count and any(by_module.values()):
+    generate()
+    out: list[dict] = []
+    while len(out) < args.count and any(by_module.values()):
         for mod in order:
-            if by_module[mod] and len(picked) < args.count:
-                picked.append(by_module[mod].pop(rng.randrange(len(by_module[mod]))))
-    tests_by_fn, duration = _stats()
-    out = []
-    for m in picked:
-        fn = m["name"].partition("__mutmut_")[0]
-        tests = sorted(tests_by_fn.get(fn, []), key=lambda t: duration.get(t, 0.0))
-        # the first failing test among the fastest that reach the function
-        rc, text = _pytest(MUTANTS, tests[:40], m["name"], args.timeout * 4)
-        failed = re.findall(r"^FAILED (\S+)", text, flags=re.M)
-        if rc != 1 or not failed:
-            log(f"  skip {m['name']}: not killed by its 40 fastest tests (rc={rc})")
-            continue
-        test = failed[0].split(" - ")[0]
-        out.append({"name": m["name"], "module": m["module"],
-                    "diff": diff_of(m["name"], m["module"]), "tests": [test],
-                    "test_s": round(duration.get(test, 0.0), 3)})
-        log(f"  {m['name']}: killed by {test}")
+            if not by_module[mod] or len(out) >= args.count:
+                continue
+            m = by_module[mod].pop(0)  # the quickest kill left in this module
+            test = m["killed_by"]
+            rc, _ = _pytest(MUTANTS, [test], m["name"], args.timeout)
+            if rc not in (1, 2):
+                log(f"  skip {m['name']}: {test} alone does not kill it (rc={rc})")
+                continue
+            out.append({"name": m["name"], "module": m["module"],
+                        "diff": diff_of(m["name"], m["module"]), "tests": [test]})
+            log(f"  {len(out):2d} {m['name']}: killed by {test}")
     SMOKE.write_text(json.dumps({"schema": 1, "seed": args.seed, "from": "sample.json",
                                  "mutants": out}, indent=1) + "\n")
     log(f"wrote {SMOKE.relative_to(ROOT)} ({len(out)} mutants)")
@@ -556,7 +563,7 @@ def main(argv: list[str] | None = None) -> int:
     f.add_argument("--max-children", type=int, default=os.cpu_count() or 2)
     r = sub.add_parser("rerun", help="re-run named mutants (default: the sample's survivors)")
     r.add_argument("names", nargs="*")
-    r.add_argument("--max-children", type=int, default=os.cpu_count() or 2)
+    r.add_argument("--cap", type=float, default=240.0, help="seconds per mutant")
     k = sub.add_parser("quick", help="sample run with a per-module test map (no recorded run)")
     k.add_argument("--core", type=int, default=15, help="mutants per core module")
     k.add_argument("--other", type=int, default=1, help="mutants per other module")

@@ -53,6 +53,15 @@ def test_verdicts():
                    "unconfirmed", "not checked"]
 
 
+def test_a_rerun_of_another_mutation_does_not_count():
+    row = {"name": "numerics.krr.x_f__mutmut_1", "module": "numerics/krr.py",
+           "status": "survived", "diff": "--- a\n-x\n+y",
+           "rerun": {"status": "killed", "diff": "--- a\n-x\n+z"}}
+    assert M.verdict(row, {}) == "survived"
+    row["rerun"]["diff"] = row["diff"]
+    assert M.verdict(row, {}) == "killed later"
+
+
 def test_module_and_group_scores():
     scores = {s.name: s for s in M.module_scores(DATA, EXPL)}
     krr = scores["numerics/krr.py"]
