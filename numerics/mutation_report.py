@@ -79,13 +79,16 @@ class MutationReportError(ValueError):
 
 def module_of(name: str) -> str:
     """``numerics.krr.x_solve_spd__mutmut_3`` -> ``numerics/krr.py`` (class methods too:
-    ``numerics.krr.xǁKRRǁfit__mutmut_1``)."""
+    ``numerics.krr.xǁKRRǁfit__mutmut_1``; ``derivations.x___dir____mutmut_1`` ->
+    ``derivations/__init__.py``)."""
     if not isinstance(name, str):
         raise MutationReportError(f"a mutant name must be a string, got {type(name).__name__}")
     m = _NAME.match(name)
     if not m or "__mutmut_" not in name:
         raise MutationReportError(f"not a mutmut mutant name: {name!r}")
-    return m.group("module").replace(".", "/") + ".py"
+    path = m.group("module").replace(".", "/")
+    # mutmut names a package's __init__.py by the package alone
+    return f"{path}/__init__.py" if (ROOT / path).is_dir() else f"{path}.py"
 
 
 def group_of(module: str) -> str | None:

@@ -42,6 +42,7 @@ def test_module_of_plain_functions_and_methods():
     assert M.module_of("numerics.krr.x_solve_spd__mutmut_3") == "numerics/krr.py"
     assert M.module_of("numerics.krr.xǁKRRǁfit__mutmut_12") == "numerics/krr.py"
     assert M.module_of("derivations.kernels.x_f__mutmut_1") == "derivations/kernels.py"
+    assert M.module_of("derivations.x___dir____mutmut_4") == "derivations/__init__.py"
     for bad in ("numerics.krr.solve_spd", "x_f__mutmut_1", ""):
         with pytest.raises(M.MutationReportError):
             M.module_of(bad)
