@@ -11,7 +11,7 @@ This module reads both, scores each module and group, and lists what is left; th
 
 Score of a set of mutants: detected / (sampled - equivalent - not checked), where *detected*
 is killed by the sampled run (a failing test, a time-out or a crash) or killed by a later test
-(re-run).  "No tests" mutants (no test of the selection reaches the function) count as not
+(re-run).  "Accepted" survivors (explained, not killed) count as not detected.  "No tests" mutants (no test of the selection reaches the function) count as not
 detected.  "Not checked" mutants (a run stopped before reaching them) are left out of the
 score and listed.
 """
@@ -115,7 +115,10 @@ def load_results(path: Path | str | None = None) -> dict[str, Any]:
 
 def load_explanations(path: Path | str | None = None) -> dict[str, dict[str, str]]:
     """``results/mutation/survivors.toml``: one table per mutant name, with ``verdict``
-    ``"killed"`` (and ``test``: the test that kills it) or ``"equivalent"`` (and ``reason``)."""
+    ``"killed"`` (and ``test``: the test that kills it), ``"equivalent"`` (and ``reason``: why
+    no input tells it from the original) or ``"accepted"`` (and ``reason``: an observable but
+    unchecked difference, e.g. a figure's font size, left undetected and counted against the
+    score)."""
     p = Path(path) if path is not None else RESULTS_DIR / "survivors.toml"
     if not p.is_file():
         return {}
@@ -124,11 +127,11 @@ def load_explanations(path: Path | str | None = None) -> dict[str, dict[str, str
         v = entry.get("verdict")
         if v == "killed" and not entry.get("test"):
             raise MutationReportError(f"{p}: {name} says killed but names no test")
-        if v == "equivalent" and not entry.get("reason"):
-            raise MutationReportError(f"{p}: {name} says equivalent but gives no reason")
-        if v not in ("killed", "equivalent"):
-            raise MutationReportError(f"{p}: {name}: verdict must be killed or equivalent, "
-                                      f"got {v!r}")
+        if v in ("equivalent", "accepted") and not entry.get("reason"):
+            raise MutationReportError(f"{p}: {name} says {v} but gives no reason")
+        if v not in ("killed", "equivalent", "accepted"):
+            raise MutationReportError(f"{p}: {name}: verdict must be killed, equivalent or "
+                                      f"accepted, got {v!r}")
     return data
 
 
@@ -152,6 +155,8 @@ def verdict(row: dict[str, Any], explanations: dict[str, dict[str, str]]) -> str
         return "survived"
     if entry["verdict"] == "equivalent":
         return "equivalent"
+    if entry["verdict"] == "accepted":
+        return "accepted"
     return "unconfirmed"
 
 
@@ -198,7 +203,8 @@ def _score(name: str, tier: str, rows: list[dict], generated: int,
     return Score(name=name, tier=tier, generated=generated, sampled=len(rows),
                  killed=vs.count("killed"), killed_later=vs.count("killed later"),
                  equivalent=vs.count("equivalent"),
-                 undetected=vs.count("survived") + vs.count("unconfirmed"),
+                 undetected=(vs.count("survived") + vs.count("unconfirmed")
+                             + vs.count("accepted")),
                  not_checked=vs.count("not checked"))
 
 

@@ -54,6 +54,16 @@ def test_verdicts():
                    "unconfirmed", "not checked"]
 
 
+def test_accepted_survivors_count_against_the_score():
+    data = {"schema": 1, "generated": {"numerics/krr.py": 3}, "mutants": ROWS[:1] + [
+        {"name": "numerics.krr.x_g__mutmut_9", "module": "numerics/krr.py",
+         "status": "survived"}]}
+    expl = {"numerics.krr.x_g__mutmut_9": {"verdict": "accepted", "reason": "font size"}}
+    (s,) = M.module_scores(data, expl)
+    assert (s.undetected, s.relevant, s.score) == (1, 2, 0.5)
+    assert M.unexplained(data, expl) == []
+
+
 def test_a_rerun_of_another_mutation_does_not_count():
     row = {"name": "numerics.krr.x_f__mutmut_1", "module": "numerics/krr.py",
            "status": "survived", "diff": "--- a\n-x\n+y",
@@ -104,7 +114,8 @@ def test_bad_files_are_named(tmp_path):
     t = tmp_path / "e.toml"
     for body, msg in (('[a]\nverdict = "killed"\n', "names no test"),
                       ('[a]\nverdict = "equivalent"\n', "no reason"),
-                      ('[a]\nverdict = "maybe"\n', "killed or equivalent")):
+                      ('[a]\nverdict = "accepted"\n', "no reason"),
+                      ('[a]\nverdict = "maybe"\n', "killed, equivalent or accepted")):
         t.write_text(body)
         with pytest.raises(M.MutationReportError, match=msg):
             M.load_explanations(t)
