@@ -12,8 +12,8 @@ This module reads both, scores each module and group, and lists what is left; th
 Score of a set of mutants: detected / (sampled - equivalent - not checked), where *detected*
 is killed by the sampled run (a failing test, a time-out or a crash) or killed by a later test
 (re-run).  "Accepted" survivors (explained, not killed) count as not detected, and so do
-"no tests" mutants (no test of the selection reaches the function).  "Not checked" mutants (a run stopped before reaching them) are left out of the
-score and listed.
+"no tests" mutants (no test of the selection reaches the function).  "Not checked" mutants
+(the run stopped before them, or past its time cap) are left out of the score and listed.
 """
 
 from __future__ import annotations
