@@ -429,6 +429,46 @@ def cmd_quick(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_record_log(args: argparse.Namespace) -> int:
+    """Record a quick run that was stopped before its end from its progress log: the mutants
+    it finished (status, time) and the rest as "not checked".  Without the end of the run
+    there is no killing test per mutant and no clean re-run of the killing tests."""
+    text = Path(args.log).read_text()
+    m = re.search(r"quick sample: (\d+) mutants \(core (\d+)/module, other (\d+)/module, "
+                  r"seed (\d+)\), (\d+) at a time, at most (\d+) s", text)
+    if not m:
+        raise SystemExit(f"{args.log}: not a quick-run log")
+    core, other, seed, jobs, cap = (int(v) for v in m.groups()[1:])
+    done = {g[2]: (g[0], float(g[1])) for g in re.findall(
+        r"^\[mutation [\d:]+\]\s+\d+/\d+ (killed|survived|no tests|not checked|suspicious)"
+        r"\s+(\d+) s (\S+)$", text, flags=re.M)}
+    names = mutant_names()
+    chosen = draw_sample(names, core, other, seed)
+    rows = []
+    for name in chosen:
+        status, dur = done.get(name, ("not checked", None))
+        row = {"name": name, "module": module_of(name), "status": status, "duration_s": dur,
+               "killed_by": None}
+        if name not in done:
+            row["note"] = "the run was stopped before this mutant"
+        if status != "killed":
+            row["diff"] = diff_of(name, row["module"])
+        rows.append(row)
+    data = {"schema": 1, "tool": f"mutmut {mutmut_version()} (mutants; quick runner)",
+            "settings": {"core": core, "other": other, "seed": seed, "max_children": jobs,
+                         "runner": "quick", "cap_s": float(cap),
+                         "selection": list(SELECTION), "stopped": True,
+                         "finished": len(done)},
+            "test_files": {mod: test_files_for(mod) for mod in {r["module"] for r in rows}},
+            "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+            "commit": args.commit, "wall_s": float(args.wall_s), "machine": machine(),
+            "generated": {p: len(v) for p, v in names.items()}, "mutants": rows}
+    SAMPLE.parent.mkdir(parents=True, exist_ok=True)
+    SAMPLE.write_text(json.dumps(data, indent=1) + "\n")
+    log(f"wrote {SAMPLE.relative_to(ROOT)}: {len(done)} of {len(chosen)} mutants finished")
+    return 0
+
+
 # ---------------------------------------------------------------------------------------------
 # smoke
 
@@ -521,8 +561,8 @@ def cmd_smoke_select(args: argparse.Namespace) -> int:
     quick kills, each with the test that killed it; each is re-checked here (killed by that
     test alone) before it is listed."""
     data = json.loads(SAMPLE.read_text())
-    killed = [m for m in data["mutants"] if m["status"] == "killed" and m.get("killed_by")
-              and m["killed_by"] != "conftest.py"]
+    killed = [m for m in data["mutants"] if m["status"] == "killed"
+              and m.get("killed_by") != "conftest.py"]
     by_module: dict[str, list[dict]] = {}
     for m in sorted(killed, key=lambda m: (m["duration_s"] or 0.0, m["name"])):
         by_module.setdefault(m["module"], []).append(m)
@@ -536,7 +576,15 @@ def cmd_smoke_select(args: argparse.Namespace) -> int:
             if not by_module[mod] or len(out) >= args.count:
                 continue
             m = by_module[mod].pop(0)  # the quickest kill left in this module
-            test = m["killed_by"]
+            test = m.get("killed_by")
+            if not test:  # a run recorded from its log: find the first failing test
+                rc, text = _pytest(MUTANTS, test_files_for(m["module"]), m["name"],
+                                   args.timeout, SELECTION)
+                failed = re.findall(r"^(?:FAILED|ERROR) (\S+)", text, flags=re.M)
+                if not failed:
+                    log(f"  skip {m['name']}: no failing test found (rc={rc})")
+                    continue
+                test = failed[0]
             rc, _ = _pytest(MUTANTS, [test], m["name"], args.timeout)
             if rc not in (1, 2):
                 log(f"  skip {m['name']}: {test} alone does not kill it (rc={rc})")
@@ -570,6 +618,10 @@ def main(argv: list[str] | None = None) -> int:
     k.add_argument("--seed", type=int, default=15)
     k.add_argument("--jobs", type=int, default=2)
     k.add_argument("--cap", type=float, default=240.0, help="seconds per mutant")
+    g = sub.add_parser("record-log", help="record a stopped quick run from its log")
+    g.add_argument("log")
+    g.add_argument("--commit", required=True, help="the commit the run's mutants came from")
+    g.add_argument("--wall-s", required=True, help="wall time of the run (s)")
     m = sub.add_parser("smoke", help="CI smoke: the fixed mutants must all be killed")
     m.add_argument("--jobs", type=int, default=2)
     m.add_argument("--timeout", type=float, default=300.0, help="seconds per mutant")
@@ -579,6 +631,7 @@ def main(argv: list[str] | None = None) -> int:
     q.add_argument("--timeout", type=float, default=300.0)
     args = p.parse_args(argv)
     return {"sample": cmd_sample, "full": cmd_full, "quick": cmd_quick, "rerun": cmd_rerun,
+            "record-log": cmd_record_log,
             "smoke": cmd_smoke, "smoke-select": cmd_smoke_select}[args.cmd](args)
 
 
