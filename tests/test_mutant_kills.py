@@ -1,0 +1,116 @@
+"""tests added to kill surviving mutants of the sampled mutation run; each names its
+mutant"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import sympy as sp
+
+from derivations.claims import Claim
+
+
+# derivations.detectability_lag.x_never_detectable__mutmut_2 (threshold delta -> None)
+def test_never_detectable_compares_the_spike_limit_with_delta():
+    from derivations import detectability_lag as dl
+
+    cond = dl.never_detectable()
+    assert isinstance(cond, sp.Le)
+    assert cond.lhs == dl.max_spike() and cond.rhs == dl.delta
+    # a spike limit below the threshold: never detectable; above it: detectable
+    R, K0, kz = sp.Symbol("R_k", positive=True), sp.Symbol("K_0", positive=True), dl.k_zeta
+    at = {R: 1, K0: 1, kz: 2}  # spike limit R K0^2 / kz^2 = 1/4
+    assert cond.subs({**at, dl.delta: sp.Rational(1, 2)}) == sp.true
+    assert cond.subs({**at, dl.delta: sp.Rational(1, 8)}) == sp.false
+
+
+# derivations.gradient_flow_contraction.x_stated_bound_numeric__mutmut_46 (message text)
+def test_stated_bound_overflow_message():
+    from derivations.gradient_flow_contraction import stated_bound_numeric
+
+    with pytest.raises(ValueError, match=r"^the stated bound overflows float64 at these "
+                                         r"inputs$"):
+        stated_bound_numeric(1e300, 1.0, -1e3, 1e3)
+
+
+# derivations.prediction_shift.x_block_elimination__mutmut_153 (key "poison_row" renamed)
+def test_block_elimination_returns_the_poison_row_equation():
+    from derivations.prediction_shift import beta, block_elimination
+
+    d = block_elimination()
+    assert set(d) == {"alpha_C", "clean_residual", "poison_row", "beta", "shift_raw", "shift"}
+    eq = d["poison_row"]
+    assert isinstance(eq, sp.Eq)
+    # the returned beta solves the returned poison-row equation
+    assert sp.simplify(eq.lhs.subs(beta, d["beta"]) - eq.rhs) == 0
+
+
+# derivations.regularised_objective.x_objective_latex__mutmut_62 (1/2 -> 2/2 in E_B)
+def test_dual_objective_has_the_half_quadratic_term():
+    from derivations.regularised_objective import objective_latex
+
+    tex = objective_latex()["dual_objective"]
+    # E_B = 1/2 alpha^T (K + c I) alpha - y^T alpha + kappa/2 alpha^T G alpha
+    assert r"\left(\frac{1}{2}\right) \alpha^{T} \left(c \mathbb{I} + K\right) \alpha" in tex
+
+
+# numerics.benchmark.x__task_curve_point__mutmut_8 (kind == "fit" -> !=)
+def test_task_curve_point_fit_and_hessian_kinds():
+    from numerics.benchmark import _task_curve_point
+
+    fit = _task_curve_point("fit", 16, 2, 2, 1)
+    assert fit["first_call_included"] is True and len(fit["timing"]["times_s"]) == 1
+    assert fit["gram_s"] is not None and fit["gram_s"] >= 0
+    hess = _task_curve_point("hessian", 16, 2, 2, 1)
+    assert hess["alpha"] == "seeded random (no fit)" and "gram_s" not in hess
+
+
+# numerics.claim_report.x__decide__mutmut_20 (label upper-cased)
+def test_refutation_without_counterexample_label():
+    from numerics.claim_report import claim_verdict
+
+    claim = Claim("C1", "scalar_gain", "t", "S", "s", requires=("corrected",))
+    items = [
+        {"test": "p.py::t_as_stated", "claims": [["C1", "as_stated", ""]], "status": "xfailed",
+         "evidence": {"refutation": {"claim": "C1", "what": "stated value"}}, "reason": ""},
+        {"test": "p.py::t_corrected", "claims": [["C1", "corrected", ""]], "status": "passed",
+         "evidence": {}, "reason": ""},
+    ]
+    v = claim_verdict("C1", items, claim=claim)
+    assert v.key == "incomplete"
+    assert v.label == "incomplete (a refutation without a passing counterexample check)"
+
+
+def _schema2_report(tmp_path: Path) -> Path:
+    items = [{"test": "a::t1", "claims": [["C1", "numeric", ""]], "status": "passed",
+              "duration_s": 2.0},
+             {"test": "a::t2", "claims": [["C2", "numeric", ""]], "status": "passed",
+              "duration_s": 6.0}]
+    p = tmp_path / "r.json"
+    p.write_text(json.dumps({"schema": 2, "run_id": "r", "generated_unix": 0.0,
+                             "items": items}))
+    return p
+
+
+# numerics.claim_report.x_durations_table__mutmut_30 (total read from key None)
+def test_durations_table_total_and_shares(tmp_path):
+    from numerics.claim_report import durations_table, load_report
+
+    info = load_report(_schema2_report(tmp_path), root=tmp_path, head=None, files=[])
+    md = str(durations_table(info, book_dir=tmp_path))
+    assert "**8.0 s** summed over 2 timed checks" in md  # 2.0 + 6.0
+    assert "25.0 %" in md and "75.0 %" in md  # each claim's share of the 8 s
+
+
+# numerics.claim_report.x_list_runs__mutmut_1 (directory from $CLAIMS_RUNS_DIR dropped)
+def test_list_runs_default_directory(tmp_path, monkeypatch):
+    from numerics.claim_report import list_runs
+
+    for name in ("b.json", "a.json", "notes.txt"):
+        (tmp_path / name).write_text("{}")
+    monkeypatch.setenv("CLAIMS_RUNS_DIR", str(tmp_path))
+    assert list_runs() == [tmp_path / "a.json", tmp_path / "b.json"]
+    monkeypatch.setenv("CLAIMS_RUNS_DIR", str(tmp_path / "absent"))
+    assert list_runs() == []
