@@ -114,3 +114,21 @@ def test_list_runs_default_directory(tmp_path, monkeypatch):
     assert list_runs() == [tmp_path / "a.json", tmp_path / "b.json"]
     monkeypatch.setenv("CLAIMS_RUNS_DIR", str(tmp_path / "absent"))
     assert list_runs() == []
+
+
+# numerics.claim_report.x_load_report__mutmut_215 (missing "workers" read as 1, not 0)
+def test_report_without_workers_is_one_process(tmp_path):
+    from numerics.claim_report import durations_table, load_report
+
+    p = _schema2_report(tmp_path)
+    payload = json.loads(p.read_text())
+    p.write_text(json.dumps({**payload, "started_unix": 0.0, "generated_unix": 12.5}))
+    info = load_report(p, root=tmp_path, head=None, files=[])
+    assert info.workers == 0
+    md = str(durations_table(info, book_dir=tmp_path))
+    assert "wall time of the run 12.5 s in one process" in md and "xdist" not in md
+    p.write_text(json.dumps({**payload, "started_unix": 0.0, "generated_unix": 12.5,
+                             "workers": 3}))
+    info = load_report(p, root=tmp_path, head=None, files=[])
+    assert info.workers == 3
+    assert "12.5 s with 3 xdist workers" in str(durations_table(info, book_dir=tmp_path))
