@@ -132,3 +132,24 @@ def test_report_without_workers_is_one_process(tmp_path):
     info = load_report(p, root=tmp_path, head=None, files=[])
     assert info.workers == 3
     assert "12.5 s with 3 xdist workers" in str(durations_table(info, book_dir=tmp_path))
+
+
+# numerics.claim_report.x_verdict_rules__mutmut_2 (docstring dropped: `__doc__ and ""`)
+# numerics.claim_report.x_verdict_rules__mutmut_35 ("*scope*" upper-cased)
+def test_verdict_rules_render_the_module_docstring_rules():
+    import re
+
+    import numerics.claim_report as cr
+
+    text = str(cr.verdict_rules())
+    assert text.startswith("A claim's verdict") and "Skipped checks decide nothing" in text
+    # Sphinx roles and double backticks become Markdown code; the <scope> placeholder is
+    # shown as an emphasised word
+    assert "``" not in text and "<scope>" not in text and not re.search(r":\w+:`", text)
+    assert "**proved for *scope*** (theorems only)" in text
+    # every rule of the docstring is shown, in order
+    doc = cr.__doc__ or ""
+    rules = re.findall(r"^\d+\. \*\*([^*]+)\*\*", doc, re.M)
+    assert len(rules) == 7
+    shown = re.findall(r"^\d+\. \*\*([^*]+)", text, re.M)
+    assert [r.replace("<scope>", "") for r in rules] == shown
