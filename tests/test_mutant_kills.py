@@ -153,3 +153,95 @@ def test_verdict_rules_render_the_module_docstring_rules():
     assert len(rules) == 7
     shown = re.findall(r"^\d+\. \*\*([^*]+)", text, re.M)
     assert [r.replace("<scope>", "") for r in rules] == shown
+
+
+def _quadratic(eigs, seed: int = 1):
+    """``fn(x) = x^T A x / 2`` with a random orthogonal basis: its Hessian ``A`` has
+    exactly the eigenvalues ``eigs`` (an independent reference for top_eigenpairs)."""
+    import numpy as np
+    import torch
+
+    d = len(eigs)
+    Q, _ = np.linalg.qr(np.random.default_rng(seed).standard_normal((d, d)))
+    A = torch.as_tensor(Q @ np.diag(eigs) @ Q.T)
+    return (lambda x: 0.5 * x @ A @ x), d
+
+
+# numerics.hessian_eig.x_top_eigenpairs__mutmut_4 (default tol 1e-12 -> 1.000000000001)
+def test_top_eigenpairs_default_tolerance_is_tight():
+    import numpy as np
+    import torch
+
+    from numerics.hessian_eig import top_eigenpairs
+    from numerics.tolerances import assert_close
+
+    eigs = np.linspace(0.0, 1.0, 40) ** 0.5  # a dense top of the spectrum: Lanczos needs
+    fn, d = _quadratic(eigs)                # many steps to reach the default tolerance
+    vals, _ = top_eigenpairs(fn, torch.zeros(1, d, dtype=torch.float64), k=3)
+    assert_close(vals[0], torch.as_tensor(np.sort(eigs)[::-1][:3].copy()), "iterative_eig",
+                 "top eigenvalues at the default tolerance")
+
+
+# numerics.hessian_eig.x_top_eigenpairs__mutmut_97 (Lanczos branch always sorted by |w|)
+def test_top_eigenpairs_la_sorted_algebraically():
+    import torch
+
+    from numerics.hessian_eig import top_eigenpairs
+
+    fn, d = _quadratic([1.0, -3.0, -5.0, -7.0, -9.0, -11.0])
+    X = torch.zeros(1, d, dtype=torch.float64)
+    la, _ = top_eigenpairs(fn, X, k=2)  # k < d - 1: the Lanczos branch
+    assert la[0].tolist() == pytest.approx([1.0, -3.0], abs=1e-9)
+    lm, _ = top_eigenpairs(fn, X, k=2, which="LM")
+    assert lm[0].tolist() == pytest.approx([-11.0, -9.0], abs=1e-9)
+
+
+# numerics.hessian_eig.x_top_eigenpairs__mutmut_11 (argument named "points x" in errors)
+def test_top_eigenpairs_bad_points_message_names_X():
+    import torch
+
+    from numerics.hessian_eig import top_eigenpairs
+
+    with pytest.raises(ValueError, match=r"^points X must be a 2-D array"):
+        top_eigenpairs(lambda x: (x**2).sum(), torch.zeros(2, 3, 4, dtype=torch.float64))
+
+
+# numerics.digits_spike.x_digits_spike_track__mutmut_145 (m = 0 row: cos2_gn NaN -> None)
+def test_digits_spike_track_clean_row_is_numeric():
+    import math
+
+    from numerics.digits_spike import digits_spike_track
+
+    (row,) = digits_spike_track(ms=(0,), n_clean=30)["rows"]
+    assert row["m"] == 0 and row["gn_poison"] == 0.0
+    # no poison GN term at m = 0: its overlap is undefined (NaN), but still a number, so that
+    # the column stays numeric for tables and plots
+    assert all(isinstance(v, (int, float)) for v in row.values()), row
+    assert math.isnan(row["cos2_gn"]) and 0.0 <= row["cos2_total"] <= 1.0
+
+
+# numerics.e2.x_plot_spike__mutmut_134 (alignment panel title upper-cased: broken mathtext)
+def test_plot_spike_alignment_panel_renders():
+    import matplotlib.pyplot as plt
+
+    from numerics.e2 import plot_spike
+
+    def stat(v: float) -> dict:
+        return {"mean": v, "min": 0.9 * v, "max": 1.1 * v}
+
+    fractions = [0.0, 0.01, 0.1]
+    summary = {
+        "settings": {"datasets": ["digits"], "models": ["krr"], "triggers": ["patch"],
+                     "fractions": fractions},
+        "aggregates": [{"dataset": "digits", "model": "krr", "trigger": "patch",
+                        "fraction": f, "lam_top_triggered": stat(1.0 + 10 * f),
+                        "lam_top_clean": stat(1.0), "alignment_triggered": stat(0.2 + 5 * f)}
+                       for f in fractions],
+        "random_alignment": 0.1,
+    }
+    fig = plot_spike(summary)
+    try:
+        fig.canvas.draw()  # the titles' mathtext must parse
+        assert fig.axes[1].get_title() == r"$|\langle v_1, u\rangle|$ (mean over inputs)"
+    finally:
+        plt.close(fig)
