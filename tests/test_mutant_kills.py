@@ -245,3 +245,18 @@ def test_plot_spike_alignment_panel_renders():
         assert fig.axes[1].get_title() == r"$|\langle v_1, u\rangle|$ (mean over inputs)"
     finally:
         plt.close(fig)
+
+
+# numerics.networks.xǁFCNetǁempirical_ntk__mutmut_32 (range(None, ...) for the X2 chunks)
+def test_empirical_ntk_cross_matches_gram_block():
+    import torch
+
+    from numerics.networks import FCNet
+    from numerics.tolerances import assert_close
+
+    net = FCNet(3, 16, 2, "erf", seed=0, centred=False)
+    X = torch.randn(5, 3, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    full = net.empirical_ntk(X)  # the X2-is-X1 path
+    cross = net.empirical_ntk(X[:2], X[2:], chunk=2)  # X2 given, several chunks
+    assert cross.shape == (2, 3)
+    assert_close(cross, full[:2, 2:], "autograd", "cross NTK vs block of the Gram NTK")
