@@ -260,3 +260,25 @@ def test_empirical_ntk_cross_matches_gram_block():
     cross = net.empirical_ntk(X[:2], X[2:], chunk=2)  # X2 given, several chunks
     assert cross.shape == (2, 3)
     assert_close(cross, full[:2, 2:], "autograd", "cross NTK vs block of the Gram NTK")
+
+
+# numerics.network_experiments.x_feature_near_clone_real__mutmut_101 (feat not forwarded)
+def test_feature_near_clone_real_forwards_feat(monkeypatch):
+    from types import SimpleNamespace
+
+    import torch
+
+    import numerics.network_experiments as ne
+
+    fake = SimpleNamespace(X=torch.zeros(10, 784, dtype=torch.float64),
+                           y=torch.zeros(10, dtype=torch.long))
+    monkeypatch.setattr(ne, "load_real", lambda name, **kw: fake)
+    seen: dict = {}
+
+    def train(*args, **kwargs):
+        seen.update(kwargs)
+        return {}
+
+    monkeypatch.setattr(ne, "feature_near_clone_train", train)
+    ne.feature_near_clone_real("mnist", n_train=6, n_test=4, feat=7, hidden=5, device="cpu")
+    assert seen["feat"] == 7 and seen["hidden"] == 5
