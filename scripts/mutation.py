@@ -308,7 +308,13 @@ def cmd_full(args: argparse.Namespace) -> int:
 
 
 def cmd_rerun(args: argparse.Namespace) -> int:
+    """Re-run survivors: a mutant that ``survivors.toml`` says is killed runs against that
+    test (it must fail under the mutant and pass on the clean code); any other runs its
+    module's test files again, as in the sampled run."""
+    from numerics.mutation_report import load_explanations
+
     data = json.loads(SAMPLE.read_text())
+    expl = load_explanations()
     names = args.names or [m["name"] for m in data["mutants"]
                            if m["status"] in ("survived", "no tests", "suspicious")]
     if not names:
@@ -317,22 +323,29 @@ def cmd_rerun(args: argparse.Namespace) -> int:
     generate()
     by_name = {m["name"]: m for m in data["mutants"]}
     t0 = time.perf_counter()
-    for i, n in enumerate(names, 1):
+
+    def one(n: str) -> tuple[str, dict]:
         mod = module_of(n)
-        tests = test_files_for(mod)
+        named = expl.get(n, {}).get("test")
+        tests = [named] if named else test_files_for(mod)
         t = time.perf_counter()
-        rc, out = _pytest(MUTANTS, tests, n, args.cap, SELECTION) if tests else (5, "")
+        rc, out = _pytest(MUTANTS, tests, n, args.cap, () if named else SELECTION) \
+            if tests else (5, "")
         failed = re.findall(r"^(?:FAILED|ERROR) (\S+)", out, flags=re.M)
         status = ("killed" if rc in (1, 2, 3) else "survived" if rc == 0 else
                   "no tests" if rc == 5 else "not checked" if rc == 124 else "suspicious")
-        if status == "killed" and failed and _pytest(MUTANTS, [failed[0]], "", 600)[0] != 0:
+        killer = named or (failed[0] if failed else None)
+        if status == "killed" and (not killer or _pytest(MUTANTS, [killer], "", 600)[0] != 0):
             status = "not checked"  # the killing test fails on the clean code too
-        by_name[n]["rerun"] = {"status": status, "exit_code": rc,
-                               "killed_by": failed[0] if failed else None,
-                               "diff": diff_of(n, mod), "commit": git_head(),
-                               "duration_s": round(time.perf_counter() - t, 1),
-                               "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds")}
-        log(f"  {i:3d}/{len(names)} {status:11s} {n}")
+        return n, {"status": status, "exit_code": rc, "killed_by": killer,
+                   "diff": diff_of(n, mod), "commit": git_head(),
+                   "duration_s": round(time.perf_counter() - t, 1),
+                   "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds")}
+
+    with cf.ThreadPoolExecutor(max_workers=args.jobs) as pool:
+        for i, (n, rec) in enumerate(pool.map(one, names), 1):
+            by_name[n]["rerun"] = rec
+            log(f"  {i:3d}/{len(names)} {rec['status']:11s} {n} ({rec['killed_by']})")
     data.setdefault("reruns", []).append({"mutants": len(names), "commit": git_head(),
                                           "wall_s": round(time.perf_counter() - t0, 1)})
     SAMPLE.write_text(json.dumps(data, indent=1) + "\n")
@@ -612,6 +625,7 @@ def main(argv: list[str] | None = None) -> int:
     r = sub.add_parser("rerun", help="re-run named mutants (default: the sample's survivors)")
     r.add_argument("names", nargs="*")
     r.add_argument("--cap", type=float, default=240.0, help="seconds per mutant")
+    r.add_argument("--jobs", type=int, default=2)
     k = sub.add_parser("quick", help="sample run with a per-module test map (no recorded run)")
     k.add_argument("--core", type=int, default=15, help="mutants per core module")
     k.add_argument("--other", type=int, default=1, help="mutants per other module")
