@@ -574,8 +574,20 @@ def cmd_smoke_select(args: argparse.Namespace) -> int:
     quick kills, each with the test that killed it; each is re-checked here (killed by that
     test alone) before it is listed."""
     data = json.loads(SAMPLE.read_text())
+    # first the survivors a new test kills (confirmed by a rerun; their test is known), then
+    # the mutants the sampled run killed
+    later = [dict(m, killed_by=m["rerun"]["killed_by"], duration_s=0.0)
+             for m in data["mutants"] if m["status"] != "killed"
+             and m.get("rerun", {}).get("status") == "killed" and m["rerun"].get("killed_by")
+             and m["rerun"].get("diff") == m.get("diff")]
+    out: list[dict] = []
+    for m in later[: args.count]:
+        out.append({"name": m["name"], "module": m["module"],
+                    "diff": diff_of(m["name"], m["module"]), "tests": [m["killed_by"]]})
+        log(f"  {len(out):2d} {m['name']}: killed by {m['killed_by']} (rerun)")
     killed = [m for m in data["mutants"] if m["status"] == "killed"
               and m.get("killed_by") != "conftest.py"]
+    t0 = time.perf_counter()
     by_module: dict[str, list[dict]] = {}
     for m in sorted(killed, key=lambda m: (m["duration_s"] or 0.0, m["name"])):
         by_module.setdefault(m["module"], []).append(m)
@@ -583,9 +595,12 @@ def cmd_smoke_select(args: argparse.Namespace) -> int:
     order = sorted(by_module)
     rng.shuffle(order)
     generate()
-    out: list[dict] = []
     while len(out) < args.count and any(by_module.values()):
         for mod in order:
+            if time.perf_counter() - t0 > args.budget:
+                log(f"  time budget of {args.budget:.0f} s spent")
+                by_module = {}
+                break
             if not by_module[mod] or len(out) >= args.count:
                 continue
             m = by_module[mod].pop(0)  # the quickest kill left in this module
@@ -641,6 +656,7 @@ def main(argv: list[str] | None = None) -> int:
     m.add_argument("--timeout", type=float, default=300.0, help="seconds per mutant")
     q = sub.add_parser("smoke-select", help="rebuild results/mutation/smoke.json")
     q.add_argument("--count", type=int, default=30)
+    q.add_argument("--budget", type=float, default=1800.0, help="seconds for the search")
     q.add_argument("--seed", type=int, default=15)
     q.add_argument("--timeout", type=float, default=300.0)
     args = p.parse_args(argv)
