@@ -524,6 +524,8 @@ def _workspace(files: set[str]) -> Path:
     subprocess.run([sys.executable, "-c", code, *sorted(files)], cwd=ws, check=True,
                    env=run_env(), stdout=subprocess.DEVNULL)
     write_sitecustomize(ws / "mutants")
+    shutil.copytree(ws / "results", ws / "mutants" / "results", dirs_exist_ok=True,
+                    ignore=shutil.ignore_patterns("cache"))
     rebase_summaries(ws / "mutants")
     return ws
 
