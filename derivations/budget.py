@@ -9,8 +9,10 @@ step once the budget is spent.
 Two mechanisms, chosen automatically:
 
 * on the main thread of a platform with ``SIGALRM``: a real-time interval timer
-  (``signal.setitimer``) whose handler raises in the running step (an enclosing timer
-  set by other code, e.g. a test time-out, is re-armed afterwards);
+  (``signal.setitimer``) whose handler raises in the running step, and raises again every
+  :data:`REPEAT_SECONDS` until the step has stopped (a raise that lands in a finaliser is
+  swallowed by Python; the next one is not); an enclosing timer set by other code, e.g. a
+  test time-out, is re-armed afterwards;
 * elsewhere (another thread, Windows): a trace function (``sys.settrace``) that checks
   the deadline at every Python function call of the step.  SymPy is pure Python, so a
   step is interrupted within one call; a single long call into a C extension is not.
@@ -33,6 +35,7 @@ __all__ = [
     "SymbolicTimeout",
     "DEFAULT_SECONDS",
     "ENV_VAR",
+    "REPEAT_SECONDS",
     "budget_seconds",
     "symbolic_budget",
 ]
@@ -94,14 +97,23 @@ def _use_alarm() -> bool:
     return hasattr(signal, "setitimer") and threading.current_thread() is threading.main_thread()
 
 
+#: after the budget is spent the alarm keeps firing at this interval (seconds) until the
+#: step has stopped: a raise that lands where Python cannot propagate it (a finaliser, a
+#: weakref callback: "Exception ignored in ...") is repeated instead of lost
+REPEAT_SECONDS = 0.25
+
+
 @contextlib.contextmanager
 def _alarm(seconds: float) -> Iterator[None]:
+    armed = [True]
+
     def handler(signum, frame):
-        raise _Expired
+        if armed[0]:  # a tick that arrives while the guard is closing is ignored
+            raise _Expired
 
     start = time.monotonic()
     old_handler = signal.signal(signal.SIGALRM, handler)
-    old_delay, old_interval = signal.setitimer(signal.ITIMER_REAL, seconds)
+    old_delay, old_interval = signal.setitimer(signal.ITIMER_REAL, seconds, REPEAT_SECONDS)
     if old_delay and old_delay < seconds:  # an enclosing timer fires first: keep it
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, old_handler)
@@ -111,6 +123,13 @@ def _alarm(seconds: float) -> Iterator[None]:
         yield
     finally:
         if old_handler is not None:
+            # disarm first; a tick landing before the store is caught and the store retried
+            # (ticks are REPEAT_SECONDS apart, so the retry is not interrupted again)
+            while armed[0]:
+                try:
+                    armed[0] = False
+                except _Expired:
+                    pass
             signal.setitimer(signal.ITIMER_REAL, 0)
             signal.signal(signal.SIGALRM, old_handler)
             if old_delay:  # re-arm the enclosing timer with what is left of it
