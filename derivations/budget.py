@@ -11,8 +11,9 @@ Two mechanisms, chosen automatically:
 * on the main thread of a platform with ``SIGALRM``: a real-time interval timer
   (``signal.setitimer``) whose handler raises in the running step, and raises again every
   :data:`REPEAT_SECONDS` until the step has stopped (a raise that lands in a finaliser is
-  swallowed by Python; the next one is not); an enclosing timer set by other code, e.g. a
-  test time-out, is re-armed afterwards;
+  swallowed by Python; the next one is not); ``SIGALRM`` is unblocked on the main thread
+  while the step runs (a mask inherited from a job runner would hold it back for good); an
+  enclosing timer set by other code, e.g. a test time-out, is re-armed afterwards;
 * elsewhere (another thread, Windows): a trace function (``sys.settrace``) that checks
   the deadline at every Python function call of the step.  SymPy is pure Python, so a
   step is interrupted within one call; a single long call into a C extension is not.
@@ -112,6 +113,12 @@ def _alarm(seconds: float) -> Iterator[None]:
             raise _Expired
 
     start = time.monotonic()
+    # a signal mask inherited from the parent process (some job runners block SIGALRM)
+    # would hold the alarm back for good: unblock it on this thread while the step runs
+    blocked = (hasattr(signal, "pthread_sigmask")
+               and signal.SIGALRM in signal.pthread_sigmask(signal.SIG_BLOCK, []))
+    if blocked:
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, [signal.SIGALRM])
     old_handler = signal.signal(signal.SIGALRM, handler)
     old_delay, old_interval = signal.setitimer(signal.ITIMER_REAL, seconds, REPEAT_SECONDS)
     if old_delay and old_delay < seconds:  # an enclosing timer fires first: keep it
@@ -135,6 +142,8 @@ def _alarm(seconds: float) -> Iterator[None]:
             if old_delay:  # re-arm the enclosing timer with what is left of it
                 left = max(old_delay - (time.monotonic() - start), 1e-3)
                 signal.setitimer(signal.ITIMER_REAL, left, old_interval)
+        if blocked:
+            signal.pthread_sigmask(signal.SIG_BLOCK, [signal.SIGALRM])
 
 
 @contextlib.contextmanager

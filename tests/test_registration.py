@@ -258,6 +258,22 @@ def test_budget_alarm_in_finalisers():
     assert took < 0.35 + 2 * REPEAT_SECONDS + 0.5, (took, swallowed)
 
 
+@pytest.mark.skipif(not hasattr(signal, "pthread_sigmask"), reason="needs pthread_sigmask")
+def test_budget_alarm_with_sigalrm_blocked():
+    """A process started with SIGALRM blocked (a mask inherited from a job runner): the
+    budget still ends the step, and the mask is left as it was."""
+    signal.pthread_sigmask(signal.SIG_BLOCK, [signal.SIGALRM])
+    try:
+        start = time.monotonic()
+        with pytest.raises(SymbolicTimeout):
+            with _watchdog(SECONDS), symbolic_budget("k", "step", 0.2, mechanism="alarm"):
+                _busy(10)
+        assert time.monotonic() - start < 3
+        assert signal.SIGALRM in signal.pthread_sigmask(signal.SIG_BLOCK, [])
+    finally:
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, [signal.SIGALRM])
+
+
 @pytest.mark.skipif(not hasattr(signal, "setitimer"), reason="needs SIGALRM")
 def test_budget_alarm_keeps_an_enclosing_timer():
     fired = []
