@@ -576,19 +576,28 @@ def cmd_smoke_select(args: argparse.Namespace) -> int:
     quick kills, each with the test that killed it; each is re-checked here (killed by that
     test alone) before it is listed."""
     data = json.loads(SAMPLE.read_text())
+    out: list[dict] = []
+    generate()
+    if args.keep and SMOKE.is_file():  # the current list first, where the code is unchanged
+        for m in json.loads(SMOKE.read_text())["mutants"]:
+            if diff_of(m["name"], m["module"]) == m["diff"]:
+                out.append(m)
+            else:
+                log(f"  drop {m['name']}: the code changed under it")
+        log(f"  kept {len(out)} mutants of the current list")
+    chosen = {m["name"] for m in out}
     # first the survivors a new test kills (confirmed by a rerun; their test is known), then
     # the mutants the sampled run killed
     later = [dict(m, killed_by=m["rerun"]["killed_by"], duration_s=0.0)
              for m in data["mutants"] if m["status"] != "killed"
              and m.get("rerun", {}).get("status") == "killed" and m["rerun"].get("killed_by")
-             and m["rerun"].get("diff") == m.get("diff")]
-    out: list[dict] = []
-    for m in later[: args.count]:
+             and m["rerun"].get("diff") == m.get("diff") and m["name"] not in chosen]
+    for m in later[: max(args.count - len(out), 0)]:
         out.append({"name": m["name"], "module": m["module"],
                     "diff": diff_of(m["name"], m["module"]), "tests": [m["killed_by"]]})
         log(f"  {len(out):2d} {m['name']}: killed by {m['killed_by']} (rerun)")
     killed = [m for m in data["mutants"] if m["status"] == "killed"
-              and m.get("killed_by") != "conftest.py"]
+              and m.get("killed_by") != "conftest.py" and m["name"] not in chosen]
     t0 = time.perf_counter()
     by_module: dict[str, list[dict]] = {}
     for m in sorted(killed, key=lambda m: (m["duration_s"] or 0.0, m["name"])):
@@ -596,7 +605,6 @@ def cmd_smoke_select(args: argparse.Namespace) -> int:
     rng = random.Random(args.seed)
     order = sorted(by_module)
     rng.shuffle(order)
-    generate()
     while len(out) < args.count and any(by_module.values()):
         for mod in order:
             if time.perf_counter() - t0 > args.budget:
@@ -623,7 +631,7 @@ def cmd_smoke_select(args: argparse.Namespace) -> int:
                         "diff": diff_of(m["name"], m["module"]), "tests": [test]})
             log(f"  {len(out):2d} {m['name']}: killed by {test}")
     SMOKE.write_text(json.dumps({"schema": 1, "seed": args.seed, "from": "sample.json",
-                                 "mutants": out}, indent=1) + "\n")
+                                 "mutants": out[: args.count]}, indent=1) + "\n")
     log(f"wrote {SMOKE.relative_to(ROOT)} ({len(out)} mutants)")
     return 0
 
@@ -661,6 +669,8 @@ def main(argv: list[str] | None = None) -> int:
     q.add_argument("--budget", type=float, default=1800.0, help="seconds for the search")
     q.add_argument("--seed", type=int, default=15)
     q.add_argument("--timeout", type=float, default=300.0)
+    q.add_argument("--keep", action="store_true",
+                   help="keep the current list (where its code is unchanged) and add to it")
     args = p.parse_args(argv)
     return {"sample": cmd_sample, "full": cmd_full, "quick": cmd_quick, "rerun": cmd_rerun,
             "record-log": cmd_record_log,
