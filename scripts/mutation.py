@@ -574,7 +574,8 @@ def cmd_smoke(args: argparse.Namespace) -> int:
 def cmd_smoke_select(args: argparse.Namespace) -> int:
     """``--count`` mutants the sample killed, spread over the modules (seeded), preferring
     quick kills, each with the test that killed it; each is re-checked here (killed by that
-    test alone) before it is listed."""
+    test alone) before it is listed.  ``--keep``: the current list's mutants whose code is
+    unchanged come first, and only the rest are searched for."""
     data = json.loads(SAMPLE.read_text())
     out: list[dict] = []
     generate()
