@@ -147,8 +147,9 @@ def _watchdog(seconds: float) -> Iterator[None]:
     hanging the test worker (the stack printed by pytest-timeout is lost under xdist).
 
     The main thread is interrupted through its own SIGUSR1 handler, simulated by
-    ``_thread.interrupt_main`` (no real signal: a blocked mask cannot hold it back; not
-    SIGINT, which xdist workers ignore)."""
+    ``_thread.interrupt_main`` (no real signal: a blocked mask cannot hold it back).  Not
+    SIGINT: in a ``-n 2`` run a simulated SIGINT never got through (cause not found; the
+    worker's SIGINT handler was Python's default)."""
     if not hasattr(signal, "SIGUSR1"):  # pragma: no cover - not POSIX: no watchdog
         yield
         return
